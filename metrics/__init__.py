@@ -1,0 +1,1 @@
+"""Similarity, ranking and faithfulness metrics for explanation maps (numpy, scipy, TensorFlow only)."""

@@ -1,0 +1,1 @@
+"""Data layer: light curves, dmdt images, ZTF alert triplets, subcategories, synthetic surveys."""

@@ -1,0 +1,1 @@
+"""Classifier and pix2pix architectures and their training loops (Keras 3)."""
