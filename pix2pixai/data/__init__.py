@@ -1,1 +1,39 @@
-"""Data layer: light curves, dmdt images, ZTF alert triplets, subcategories, synthetic surveys."""
+"""Data layer: light curves, dmdt images, ZTF alert triplets, subcategories, synthetic surveys.
+
+Public names are re-exported lazily so that ``import pix2pixai.data`` stays cheap (no TensorFlow,
+no astropy) until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    # light curves
+    "LightCurve": "pix2pixai.data.lightcurves",
+    "read_lightcurves": "pix2pixai.data.lightcurves",
+    "lightcurves_from_arrays": "pix2pixai.data.lightcurves",
+    "read_lightcurves_npz": "pix2pixai.data.lightcurves",
+    # dmdt
+    "dmdt": "pix2pixai.data.dmdt",
+    "DMDT_PRESETS": "pix2pixai.data.dmdt",
+    "DmdtPreset": "pix2pixai.data.dmdt",
+    "augment_noise": "pix2pixai.data.dmdt",
+    # ZTF alerts
+    "triplet_from_alert": "pix2pixai.data.alerts",
+    "read_braai_training_set": "pix2pixai.data.alerts",
+    # group names
+    "CRTS_CLASSES": "pix2pixai.data.classes",
+    "ZTF_SUBCATEGORIES": "pix2pixai.data.classes",
+    "canonical_class": "pix2pixai.data.classes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pix2pixai.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
