@@ -1,0 +1,220 @@
+"""The ``pix2pixai`` command line.
+
+User errors (bad files, fields, config keys) end with one line on stderr and exit code 2; anything
+else is a bug and keeps its traceback. Each chain step also runs alone on a run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pix2pixai import __version__
+from pix2pixai.errors import InputError
+
+EXIT_USER_ERROR = 2
+
+STEP_COMMANDS = {
+    "simulate": "data",
+    "train-classifier": "classifier",
+    "explain": "explain",
+    "train-gan": "generators",
+    "class-maps": "classmaps",
+    "compare": "compare",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"pix2pixai {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"pix2pixai {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            print(f"pix2pixai {args.command}: error: disk full while writing {exc.filename or ''}; "
+                  "earlier results are intact", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
+    except KeyboardInterrupt:
+        print(f"pix2pixai {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pix2pixai",
+        description="Class-level explanation maps for CNN classifiers with pix2pix generators "
+                    "(dmdt light-curve images, ZTF real/bogus triplets, any labelled image set).",
+        epilog="Start with `pix2pixai demo`; then `pix2pixai run crts` or your own CONFIG.toml.",
+    )
+    parser.add_argument("--version", action="version", version=f"pix2pixai {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_: str, func: Callable) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func, command=name)
+        return p
+
+    p = add("demo", "run the whole chain on the embedded simulated CRTS and ZTF data", _cmd_demo)
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
+    p.add_argument("--profile", default="demo", choices=("demo", "full"), help="budget profile (default demo)")
+    p.add_argument("--force", action="store_true", help="re-run steps whose inputs are unchanged")
+
+    p = add("run", "run the whole chain for one survey config (a TOML file or a shipped preset)", _cmd_run)
+    p.add_argument("config", help="CONFIG.toml or a preset name (crts, ztf-scope, ztf-braai, sim-crts, sim-ztf)")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<config name>)")
+    p.add_argument("--profile", choices=("demo", "full"), default=None, help="override the config's profile")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run (finished steps are kept)")
+    p.add_argument("--force", action="store_true", help="re-run every step")
+
+    for name, step in STEP_COMMANDS.items():
+        p = add(name, f"run only the `{step}` step of CONFIG in a run directory", _cmd_step)
+        p.add_argument("config", help="CONFIG.toml or a preset name")
+        p.add_argument("--out", type=Path, required=True, help="run directory")
+        p.add_argument("--force", action="store_true", help="re-run even if inputs are unchanged")
+        p.set_defaults(step=step)
+
+    p = add("figures", "render every figure of a run directory (PNG + PDF)", _cmd_figures)
+    p.add_argument("--out", type=Path, required=True, help="run directory")
+    p = add("report", "write the self-contained report.html of a run directory", _cmd_report)
+    p.add_argument("--out", type=Path, required=True, help="run directory")
+
+    p = add("dmdt", "bin light curves into dmdt images (.npy)", _cmd_dmdt)
+    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s) or folder(s)")
+    p.add_argument("--preset", default="crts", help="dmdt bin preset: crts or scope (default crts)")
+    p.add_argument("--out", type=Path, required=True, help="output .npy: [N, n_dm, n_dt] (or [n_dm, n_dt] for one curve)")
+
+    p = add("classify", "light curves -> class probabilities through dmdt and a trained CNN", _cmd_classify)
+    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s) or folder(s)")
+    p.add_argument("--model", type=Path, required=True, help=".keras model, or a legacy Keras-2 .h5 (crts_cnn)")
+    p.add_argument("--preset", default="crts", help="dmdt preset the model was trained on (default crts)")
+    p.add_argument("--out", type=Path, required=True, help="output predictions.csv")
+
+    p = add("cadence", "time-gap diagnostics of a survey and suggested dt bin edges", _cmd_cadence)
+    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s), folder(s) or a lightcurves .npz")
+    p.add_argument("--preset", default="crts", help="dmdt preset whose dt bins are checked (default crts)")
+    p.add_argument("--bins", type=int, default=24, help="number of suggested dt bins (default 24)")
+    p.add_argument("--out", type=Path, default=None, help="figure path (PNG); default: none")
+    return parser
+
+
+def _echo(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pix2pixai.pipeline.runner import configs_for_demo, run_chain
+    from pix2pixai.pipeline.summary import print_summary
+
+    manifest = run_chain(configs_for_demo(args.profile), args.out, force=args.force, echo=_echo)
+    print_summary(manifest, args.out, echo=_echo)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pix2pixai.pipeline.config import load_config
+    from pix2pixai.pipeline.runner import run_chain
+    from pix2pixai.pipeline.summary import print_summary
+
+    config = load_config(args.config, profile=args.profile)
+    out = args.out or Path("runs") / Path(args.config).stem
+    if (out / "manifest.json").exists() and not (args.resume or args.force):
+        _echo(f"{out} holds an earlier run: unchanged steps are skipped (use --force to redo them)")
+    manifest = run_chain([config], out, force=args.force, echo=_echo)
+    print_summary(manifest, out, echo=_echo)
+    return 0
+
+
+def _cmd_step(args: argparse.Namespace) -> int:
+    from pix2pixai.pipeline.config import load_config
+    from pix2pixai.pipeline.runner import run_survey
+
+    config = load_config(args.config)
+    run_survey(config, args.out, steps=[args.step], force=args.force, echo=_echo)
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from pix2pixai.figures.all import render_all
+
+    _require_run(args.out)
+    for path in render_all(args.out, echo=_echo):
+        _echo(str(path))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pix2pixai.report import write_report
+
+    _require_run(args.out)
+    _echo(str(write_report(args.out)))
+    return 0
+
+
+def _require_run(out: Path) -> None:
+    if not (out / "manifest.json").exists():
+        raise InputError(f"{out}: not a run directory (no manifest.json); run `pix2pixai demo` or `pix2pixai run` first")
+
+
+def _read_curves(paths: Sequence[Path]):
+    from pix2pixai.data.lightcurves import read_lightcurves, read_lightcurves_npz
+
+    curves = []
+    for path in paths:
+        curves.extend(read_lightcurves_npz(path) if path.suffix == ".npz" else read_lightcurves(path))
+    return curves
+
+
+def _cmd_dmdt(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pix2pixai import atomic
+    from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt_from_lightcurves
+
+    if args.preset not in DMDT_PRESETS:
+        raise InputError(f"--preset {args.preset!r} unknown; expected one of {', '.join(DMDT_PRESETS)}")
+    curves = _read_curves(args.lightcurves)
+    images = dmdt_from_lightcurves(curves, preset=args.preset)
+    atomic.save_npy(args.out, images[0] if len(curves) == 1 else images)
+    _echo(f"wrote {args.out}: {len(curves)} dmdt image(s) of shape {images.shape[1:]} ({args.preset})")
+    return 0
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from pix2pixai.classify import classify_lightcurves
+
+    curves = _read_curves(args.lightcurves)
+    table = classify_lightcurves(curves, args.model, preset=args.preset, out=args.out)
+    _echo(f"wrote {args.out}: {len(table)} light curves classified")
+    return 0
+
+
+def _cmd_cadence(args: argparse.Namespace) -> int:
+    from pix2pixai.data.cadence import cadence_report
+
+    report = cadence_report(_read_curves(args.lightcurves), preset=args.preset, n_bins=args.bins)
+    _echo(report.to_table())
+    if args.out is not None:
+        from pix2pixai.figures.cadence import plot_cadence
+
+        _echo(f"figure: {plot_cadence(report, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

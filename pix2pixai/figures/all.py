@@ -1,0 +1,116 @@
+"""Render every figure of a run directory (what ``pix2pixai figures`` and the report use)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pix2pixai.figures.classifier import plot_confusion
+from pix2pixai.figures.classmaps import plot_class_map_grid
+from pix2pixai.figures.comparison import plot_comparison
+from pix2pixai.figures.panels import pick_examples, plot_input_panel
+from pix2pixai.figures.training import plot_training_curves
+from pix2pixai.pipeline.rundir import SurveyDir
+from pix2pixai.pipeline.surveys import SurveyData
+
+
+def survey_dirs(out: Path) -> list[SurveyDir]:
+    """Surveys of a run directory, in the manifest's order."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    return [SurveyDir(out / name) for name in manifest.get("configs", {})]
+
+
+def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
+    """Render every figure for every survey into ``out/figures``; return the PNG paths."""
+    pngs: list[Path] = []
+    for sdir in survey_dirs(out):
+        name = sdir.root.name
+        figs = out / "figures" / name
+        if not sdir.data_meta.exists():
+            continue
+        data = SurveyData.load(sdir.data, sdir.data_meta)
+        pngs += _classifier_figures(sdir, data, figs, name)
+        pngs += _class_map_figures(sdir, data, figs, name)
+        pngs += _panel_figures(sdir, data, figs, name)
+        pngs += _training_figures(sdir, figs, name)
+        pngs += _comparison_figures(sdir, figs, name)
+        echo(f"[{name}] figures: {figs}")
+    return pngs
+
+
+def _png(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if p.suffix == ".png"]
+
+
+def _classifier_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
+    report = sdir.classifier / "report.json"
+    if not report.exists():
+        return []
+    rep = json.loads(report.read_text())
+    title = f"{name}: test accuracy {rep['accuracy']:.3f}, macro-F1 {rep['macro_f1']:.3f}"
+    return _png(plot_confusion(np.array(rep["confusion_matrix"]), data.class_names, figs / "confusion", title=title))
+
+
+def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
+    index = sdir.classmaps / "index.json"
+    if not index.exists():
+        return []
+    entries = json.loads(index.read_text())
+    methods = list(dict.fromkeys(e["method"] for e in entries))
+    maps = {}
+    for e in entries:
+        with np.load(sdir.classmap_file(e["group"], e["method"])) as stored:
+            maps[(e["group"], e["method"])] = stored["class_map"]
+    splits_file = sdir.generators / "splits.json"
+    skipped = {}
+    if splits_file.exists():
+        skipped = {g: f"skipped: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
+    title = f"{name}: pix2piXAI class maps (fidelity-ranked top generated map)"
+    return _png(plot_class_map_grid(maps, data.group_names, methods, data.meta, figs / "class_maps",
+                                    title=title, skipped=skipped))
+
+
+def _panel_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
+    if not sdir.maps.exists():
+        return []
+    from pix2pixai.pipeline.steps import test_split
+    from pix2pixai.stores import MapStore
+
+    data, test_idx, probs = test_split(sdir)
+    pred = probs.argmax(axis=1)
+    correct = pred == data.y[test_idx]
+    groups = data.group[test_idx]
+    out: list[Path] = []
+    with MapStore.open(sdir.maps) as store:
+        methods = store.methods()
+        for misclassified in (False, True):
+            for i in pick_examples(correct, groups, len(data.group_names), misclassified=misclassified)[:3]:
+                maps = {m: store.read(m, indices=np.array([i]))[0] for m in methods}
+                label = data.group_names[groups[i]]
+                title = (f"{name} #{data.ids[test_idx[i]]}: label {label} ({data.class_names[data.y[test_idx[i]]]}), "
+                         f"predicted {data.class_names[pred[i]]} (p={probs[i, pred[i]]:.2f})")
+                kind = "misclassified" if misclassified else "input"
+                out += _png(plot_input_panel(data.x[test_idx[i]], maps, data.meta, figs / f"{kind}_{label}", title=title))
+    return out
+
+
+def _training_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
+    histories = {}
+    for path in sorted(sdir.generators.glob("*/*/history.json")):
+        histories[f"{path.parent.parent.name}/{path.parent.name}"] = json.loads(path.read_text())
+    if not histories:
+        return []
+    return _png(plot_training_curves(histories, figs / "gan_training", title=f"{name}: pix2pix training"))
+
+
+def _comparison_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
+    path = sdir.compare / "comparison.json"
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    if not rows:
+        return []
+    return _png(plot_comparison(rows, figs / "comparison", title=f"{name}: which class map is most faithful?"))

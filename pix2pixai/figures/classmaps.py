@@ -1,0 +1,68 @@
+"""Class-specific grid: one row per group, one column per method, each cell the class map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pix2pixai.figures.maps import draw_map
+from pix2pixai.figures.style import paper_style, save_figure
+from pix2pixai.pipeline.config import SIGNED_METHODS
+
+
+def plot_class_map_grid(
+    maps: dict[tuple[str, str], np.ndarray],
+    groups: Sequence[str],
+    methods: Sequence[str],
+    meta: dict[str, Any],
+    stem: Path,
+    *,
+    title: str = "",
+    skipped: dict[str, str] | None = None,
+) -> list[Path]:
+    """``maps[(group, method)]`` -> a groups x methods grid with a colour bar per cell.
+
+    Signed methods use a diverging map centred on 0; missing cells say why (e.g. too few inputs).
+    """
+    is_dmdt = meta.get("kind") == "dmdt"
+    cell = (2.3, 2.0) if is_dmdt else (1.9, 1.8)
+    with paper_style():
+        fig, axes = plt.subplots(len(groups), len(methods), figsize=(cell[0] * len(methods), cell[1] * len(groups)),
+                                 squeeze=False)
+        for r, group in enumerate(groups):
+            for c, method in enumerate(methods):
+                ax = axes[r, c]
+                image = maps.get((group, method))
+                if image is None:
+                    ax.axis("off")
+                    reason = (skipped or {}).get(group, "no class map")
+                    ax.text(0.5, 0.5, "\n".join(_wrap(reason, 28)), ha="center", va="center", fontsize=6,
+                            transform=ax.transAxes, color="0.4")
+                else:
+                    draw_map(ax, image, signed=method in SIGNED_METHODS, meta=meta)
+                    if is_dmdt and r < len(groups) - 1:
+                        ax.set_xlabel("")
+                    if is_dmdt and c > 0:
+                        ax.set_ylabel("")
+                if r == 0:
+                    ax.set_title(method)
+            axes[r, 0].annotate(group, xy=(-0.55 if is_dmdt else -0.15, 0.5), xycoords="axes fraction",
+                                rotation=90, ha="center", va="center", fontsize=8, fontweight="bold")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return save_figure(fig, stem)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])

@@ -1,0 +1,295 @@
+"""Run configuration: one TOML file describes one survey's whole chain.
+
+The schema is a tree of frozen dataclasses; unknown keys, wrong types and bad values raise
+:class:`~pix2pixai.errors.InputError` naming the file and the dotted key, so a typo in a config
+never silently falls back to a default. Profiles (``demo``, ``full``) supply the budget defaults
+that a config may override.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from pix2pixai.errors import InputError
+
+CORE_METHODS: tuple[str, ...] = ("gradcam", "saliency", "blanking", "shap")
+SIGNED_METHODS: frozenset[str] = frozenset({"blanking", "shap", "integrated-gradients"})
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """What the inputs are and where they come from.
+
+    ``kind``: ``dmdt`` (light curves binned to dmdt images), ``triplet`` (ZTF SCI/REF/DIFF cutouts)
+    or ``image`` (any labelled image set). ``source``: ``simulate`` (embedded default generators),
+    ``lightcurves_npz`` (offsets format), ``lightcurves_csv`` (a CSV folder plus ``labels`` table),
+    ``fink_npz`` (raw cutouts + alerts.csv, drb pseudo-labels), ``braai_training_set``, ``images``.
+    """
+
+    name: str = "crts"
+    kind: str = "dmdt"
+    source: str = "simulate"
+    path: str = ""
+    labels: str = ""
+    preset: str = "crts"
+    bands: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    n_per_group: int = 200
+    normalisation: str = "image"
+    max_per_group: int = 0
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """How the classifier is obtained: trained, fine-tuned from a previous survey's model, or legacy."""
+
+    mode: str = "train"
+    architecture: str = "dmdt_cnn"
+    legacy_path: str = ""
+    legacy_kind: str = ""
+    finetune_from: str = ""
+    epochs: int = 30
+    batch_size: int = 64
+    test_fraction: float = 0.3
+    patience: int = 5
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Which producers run on the classifier's test split and with which budget."""
+
+    methods: tuple[str, ...] = CORE_METHODS
+    score: str = "logit"
+    shap_samples: int = 64
+    shap_background: int = 64
+    blanking_patch: int = 1
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class GeneratorConfigSection:
+    """pix2pix settings shared by every (group, method) generator."""
+
+    ngf: int = 32
+    ndf: int = 32
+    epochs: int = 40
+    batch_size: int = 8
+    norm: str = "batch"
+    loss: str = "vanilla"
+    l1_weight: float = 100.0
+    flip: bool = False
+
+
+@dataclass(frozen=True)
+class ClassMapConfig:
+    """Split thresholds and ranking for class maps (see ``pix2pixai.classmaps``)."""
+
+    train_threshold: float = 0.8
+    classmap_threshold: float = 0.95
+    heldout_fraction: float = 0.4
+    min_train_pairs: int = 20
+    min_heldout: int = 5
+    ranking: str = "fidelity"
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One survey's chain. ``profile`` names the budget defaults (``demo`` or ``full``)."""
+
+    seed: int = 0
+    profile: str = "full"
+    survey: SurveyConfig = field(default_factory=SurveyConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    generator: GeneratorConfigSection = field(default_factory=GeneratorConfigSection)
+    classmaps: ClassMapConfig = field(default_factory=ClassMapConfig)
+    source_file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists) for the manifest and hashing."""
+        return _to_plain(dataclasses.asdict(self))
+
+
+#: Budget overrides per profile; a config's own keys win over these.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "demo": {
+        "survey": {"n_per_group": 120},
+        "classifier": {"epochs": 12, "patience": 4},
+        "explain": {"shap_samples": 16, "shap_background": 16, "blanking_patch": 7},
+        "generator": {"ngf": 8, "ndf": 8, "epochs": 6, "batch_size": 16},
+        "classmaps": {"min_train_pairs": 20, "min_heldout": 5},
+    },
+    "full": {},
+}
+
+_SECTIONS = {
+    "survey": SurveyConfig,
+    "classifier": ClassifierConfig,
+    "explain": ExplainConfig,
+    "generator": GeneratorConfigSection,
+    "classmaps": ClassMapConfig,
+}
+
+_CHOICES = {
+    "survey.kind": ("dmdt", "triplet", "image"),
+    "survey.source": ("simulate", "lightcurves_npz", "lightcurves_csv", "fink_npz", "braai_training_set", "images"),
+    "survey.normalisation": ("image", "row"),
+    "classifier.mode": ("train", "finetune", "legacy"),
+    "classifier.architecture": ("dmdt_cnn", "braai_vgg6", "generic_cnn"),
+    "explain.score": ("logit", "probability"),
+    "generator.norm": ("batch", "instance"),
+    "generator.loss": ("vanilla", "lsgan"),
+    "classmaps.ranking": ("fidelity", "medoid"),
+    "profile": tuple(PROFILES),
+}
+
+
+def load_config(source: str | Path, *, profile: str | None = None, overrides: dict | None = None) -> RunConfig:
+    """Read a TOML config file, or a shipped preset by name (``crts``, ``ztf-scope``, ...).
+
+    The profile's budget is applied first, then the file's keys, then ``overrides``.
+    """
+    path = _resolve_config_path(source)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file (expected a TOML config)") from None
+    return config_from_dict(data, origin=str(path), profile=profile, overrides=overrides)
+
+
+def config_from_dict(
+    data: dict[str, Any], *, origin: str = "<config>", profile: str | None = None, overrides: dict | None = None
+) -> RunConfig:
+    """Validate a nested dict against the schema (unknown keys are errors) and build a RunConfig."""
+    data = _merge({}, data)
+    if overrides:
+        data = _merge(data, overrides)
+    chosen = profile or data.get("profile", "full")
+    if chosen not in PROFILES:
+        raise InputError(f"{origin}: profile {chosen!r} unknown; expected one of {', '.join(PROFILES)}")
+    merged = _merge(_merge({}, PROFILES[chosen]), data)
+    merged["profile"] = chosen
+    for key in merged:
+        if key not in _SECTIONS and key not in ("seed", "profile"):
+            raise InputError(f"{origin}: unknown key {key!r}; expected seed, profile or sections {', '.join(_SECTIONS)}")
+    kwargs: dict[str, Any] = {"source_file": origin, "profile": chosen}
+    if "seed" in merged:
+        kwargs["seed"] = _coerce(merged["seed"], int, origin, "seed")
+    for name, cls in _SECTIONS.items():
+        section = merged.get(name, {})
+        if not isinstance(section, dict):
+            raise InputError(f"{origin}: [{name}] must be a table, got {type(section).__name__}")
+        kwargs[name] = _build_section(cls, section, origin, name)
+    config = RunConfig(**kwargs)
+    _validate(config, origin)
+    return config
+
+
+def expand_path(value: str, config: RunConfig) -> Path:
+    """Expand ``{shared}`` (env PIX2PIXAI_SHARED_DATA, default ../shared/data) and make the path
+    relative to the config file's folder when it is not absolute."""
+    shared = os.environ.get("PIX2PIXAI_SHARED_DATA", str(Path.cwd().parent / "shared" / "data"))
+    text = value.replace("{shared}", shared)
+    path = Path(text).expanduser()
+    if not path.is_absolute() and config.source_file and not config.source_file.startswith("<"):
+        origin = Path(config.source_file)
+        if not _is_shipped(origin):
+            path = origin.parent / path
+    return path
+
+
+def preset_names() -> list[str]:
+    """Names of the configs shipped in ``pix2pixai/configs``."""
+    return sorted(p.name[:-5] for p in resources.files("pix2pixai.configs").iterdir() if p.name.endswith(".toml"))
+
+
+def _resolve_config_path(source: str | Path) -> Path:
+    path = Path(source)
+    if path.exists():
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a TOML config file")
+        return path
+    name = str(source)
+    if name in preset_names():
+        return Path(str(resources.files("pix2pixai.configs") / f"{name}.toml"))
+    raise InputError(f"{source}: no such config file or preset; presets: {', '.join(preset_names())}")
+
+
+def _is_shipped(path: Path) -> bool:
+    try:
+        return path.resolve().parent == Path(str(resources.files("pix2pixai.configs"))).resolve()
+    except OSError:
+        return False
+
+
+def _build_section(cls: type, values: dict[str, Any], origin: str, section: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InputError(
+                f"{origin}: unknown key {section}.{key}; expected one of {', '.join(sorted(known))}"
+            )
+        out[key] = _coerce(value, hints[key], origin, f"{section}.{key}")
+    return cls(**out)
+
+
+def _coerce(value: Any, hint: Any, origin: str, key: str) -> Any:
+    if get_origin(hint) is tuple:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{origin}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    expected = {int: int, float: (int, float), bool: bool, str: str}[hint]
+    if isinstance(value, bool) and hint is not bool:
+        raise InputError(f"{origin}: {key} must be {hint.__name__}, got a boolean")
+    if not isinstance(value, expected):
+        raise InputError(f"{origin}: {key} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return float(value) if hint is float else value
+
+
+def _validate(config: RunConfig, origin: str) -> None:
+    flat = {"profile": config.profile}
+    for name in _SECTIONS:
+        for key, value in dataclasses.asdict(getattr(config, name)).items():
+            flat[f"{name}.{key}"] = value
+    for key, allowed in _CHOICES.items():
+        if flat[key] not in allowed:
+            raise InputError(f"{origin}: {key} = {flat[key]!r}; expected one of {', '.join(allowed)}")
+    for key in ("classmaps.train_threshold", "classmaps.classmap_threshold", "classmaps.heldout_fraction",
+                "classifier.test_fraction"):
+        if not 0.0 < flat[key] < 1.0 and not (key.endswith("threshold") and flat[key] == 1.0):
+            raise InputError(f"{origin}: {key} = {flat[key]} must lie in (0, 1)")
+    for key in ("survey.n_per_group", "classifier.epochs", "classifier.batch_size", "generator.epochs",
+                "generator.batch_size", "generator.ngf", "generator.ndf", "explain.shap_samples",
+                "explain.blanking_patch"):
+        if flat[key] < 1:
+            raise InputError(f"{origin}: {key} = {flat[key]} must be >= 1")
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+

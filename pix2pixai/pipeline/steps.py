@@ -1,0 +1,270 @@
+"""The steps of a run, each reading and writing one survey's folder of the run directory.
+
+Every step function takes the resolved :class:`RunConfig`, the :class:`SurveyDir` and ``force``;
+it is skipped when its fingerprint (settings + input file hashes) matches the last finished run
+and its outputs exist. Steps: data -> classifier -> explain -> generators -> classmaps -> compare.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pix2pixai import atomic
+from pix2pixai.classmaps import ClassMap, build_class_map, split_group
+from pix2pixai.errors import InputError
+from pix2pixai.pipeline.config import SIGNED_METHODS, RunConfig, expand_path
+from pix2pixai.pipeline.rundir import StepTimer, SurveyDir, fingerprint
+from pix2pixai.pipeline.surveys import SurveyData, load_survey
+
+log = logging.getLogger(__name__)
+
+STEPS: tuple[str, ...] = ("data", "classifier", "explain", "generators", "classmaps", "compare")
+
+
+def run_step(name: str, config: RunConfig, sdir: SurveyDir, *, force: bool = False) -> dict[str, Any]:
+    """Run one step unless its inputs are unchanged; return its recorded state."""
+    if name not in STEPS:
+        raise InputError(f"unknown step {name!r}; expected one of {', '.join(STEPS)}")
+    settings, inputs, outputs, func = _table(config, sdir)[name]
+    print_ = fingerprint({"step": name, "settings": settings, "seed": config.seed}, inputs)
+    if not force and sdir.is_done(name, print_, outputs):
+        state = sdir.step_state(name)
+        state["skipped"] = True
+        return state
+    with StepTimer() as timer:
+        summary = func(config, sdir) or {}
+    sdir.mark_done(name, print_, timer.seconds, summary=summary)
+    return {"fingerprint": print_, "seconds": timer.seconds, "summary": summary, "skipped": False}
+
+
+# --------------------------------------------------------------------------------------- data
+def _data(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    data = load_survey(config)
+    data.save(sdir.data, sdir.data_meta)
+    counts = {name: int((data.group == g).sum()) for g, name in enumerate(data.group_names)}
+    return {"n": int(len(data.x)), "shape": list(data.x.shape[1:]), "groups": counts}
+
+
+# --------------------------------------------------------------------------------- classifier
+def _build_classifier(config: RunConfig, data: SurveyData):
+    from trainers import classifiers, load_legacy_model
+
+    cc = config.classifier
+    shape, n_classes = data.x.shape[1:], len(data.class_names)
+    if cc.mode == "legacy":
+        return load_legacy_model(expand_path(cc.legacy_path, config), cc.legacy_kind)
+    if cc.architecture == "dmdt_cnn":
+        model = classifiers.dmdt_cnn(input_shape=shape, n_classes=n_classes)
+    elif cc.architecture == "braai_vgg6":
+        model = classifiers.braai_vgg6(input_shape=shape, output="softmax2")
+    else:
+        model = classifiers.generic_cnn(input_shape=shape, n_classes=n_classes)
+    if cc.mode == "finetune":
+        from trainers.transfer import transfer_weights
+
+        source = load_legacy_model(expand_path(cc.finetune_from, config), cc.legacy_kind or "crts_cnn")
+        transfer_weights(source, model)
+    return model
+
+
+def _classifier(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    from trainers.determinism import enable_determinism
+    from trainers.splits import stratified_split
+    from trainers.training import evaluate_classifier, predict_proba, train_classifier
+
+    enable_determinism(config.seed)
+    data = SurveyData.load(sdir.data, sdir.data_meta)
+    train_idx, test_idx = stratified_split(data.group, config.classifier.test_fraction, config.seed)
+    model = _build_classifier(config, data)
+    out = sdir.classifier
+    out.mkdir(parents=True, exist_ok=True)
+    if config.classifier.mode != "legacy":
+        model = train_classifier(
+            model, data.x[train_idx], data.y[train_idx], class_names=data.class_names, out_dir=out / "training",
+            seed=config.seed, epochs=config.classifier.epochs, batch_size=config.classifier.batch_size,
+            patience=config.classifier.patience, verbose=0,
+        ).model
+    model.save(out / "model.keras.tmp.keras")
+    (out / "model.keras.tmp.keras").replace(out / "model.keras")
+    probs = predict_proba(model, data.x[test_idx], batch_size=256)
+    report = evaluate_classifier(model, data.x[test_idx], data.y[test_idx], data.class_names)
+    atomic.save_npz(out / "split.npz", train=train_idx, test=test_idx)
+    atomic.save_npz(out / "predictions.npz", probs=probs.astype(np.float32))
+    atomic.write_json(out / "report.json", report)
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n_test": int(test_idx.size)}
+
+
+def load_classifier(sdir: SurveyDir):
+    import keras
+
+    return keras.models.load_model(sdir.classifier / "model.keras", compile=False)
+
+
+def test_split(sdir: SurveyDir) -> tuple[SurveyData, np.ndarray, np.ndarray]:
+    """The survey data, the test-split indices and the classifier's test-split probabilities."""
+    data = SurveyData.load(sdir.data, sdir.data_meta)
+    with np.load(sdir.classifier / "split.npz") as split, np.load(sdir.classifier / "predictions.npz") as pred:
+        return data, split["test"], pred["probs"]
+
+
+# ------------------------------------------------------------------------------------ explain
+def method_params(config: RunConfig, method: str, data: SurveyData, train_idx: np.ndarray) -> dict[str, Any]:
+    """Producer parameters for ``method`` under this config (budget from the profile)."""
+    ec = config.explain
+    if method == "shap":
+        rng = np.random.default_rng(config.seed)
+        pick = rng.choice(train_idx, size=min(ec.shap_background, train_idx.size), replace=False)
+        return {"background": data.x[np.sort(pick)], "n_samples": ec.shap_samples, "seed": config.seed}
+    if method == "blanking":
+        return {"patch": ec.blanking_patch, "stride": ec.blanking_patch}
+    if method in ("integrated-gradients",):
+        return {"seed": config.seed}
+    return {}
+
+
+def _explain(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    from pix2pixai.producers import explain
+    from pix2pixai.stores import MapStore
+
+    data, test_idx, _ = test_split(sdir)
+    with np.load(sdir.classifier / "split.npz") as split:
+        train_idx = split["train"]
+    model = load_classifier(sdir)
+    x = data.x[test_idx]
+    targets = np.asarray(data.group_class)[data.group[test_idx]]
+    summary = {}
+    sdir.maps.parent.mkdir(parents=True, exist_ok=True)
+    with MapStore.create(sdir.maps, provenance={"model_file": "classifier/model.keras", **data.meta}) as store:
+        for method in tqdm(config.explain.methods, desc=f"{config.survey.name}: explain", unit="method"):
+            params = method_params(config, method, data, train_idx)
+            maps = explain(method, model, x, targets=targets, score=config.explain.score, **params)
+            store.write(method, maps, targets=targets, index=test_idx, params=_jsonable(params), seed=config.seed)
+            summary[method] = {"shape": list(maps.shape), "mean_abs": float(np.abs(maps).mean())}
+    return summary
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (f"array{list(v.shape)}" if isinstance(v, np.ndarray) else v) for k, v in params.items()}
+
+
+def reduced_maps(sdir: SurveyDir, method: str) -> np.ndarray:
+    """The method's maps of the test split reduced to [N, H, W]."""
+    from pix2pixai.producers import reduce_maps
+    from pix2pixai.stores import MapStore
+
+    with MapStore.open(sdir.maps) as store:
+        return reduce_maps(store.read(method), method=method)
+
+
+# --------------------------------------------------------------------------------- generators
+def group_splits(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    """Per-group generator-training / held-out / class-map indices into the test split."""
+    data, test_idx, probs = test_split(sdir)
+    cm = config.classmaps
+    cls = np.asarray(data.group_class)[data.group[test_idx]]
+    correct = probs.argmax(axis=1) == data.y[test_idx]
+    confidence = probs[np.arange(len(cls)), cls]
+    splits = {}
+    for g, name in enumerate(data.group_names):
+        members = np.flatnonzero(data.group[test_idx] == g)
+        splits[name] = split_group(
+            name, members, correct, confidence, seed=config.seed + g, heldout_fraction=cm.heldout_fraction,
+            train_threshold=cm.train_threshold, classmap_threshold=cm.classmap_threshold,
+            min_train_pairs=cm.min_train_pairs, min_heldout=cm.min_heldout,
+        )
+    return splits
+
+
+def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    from trainers.pix2pix import GeneratorConfig, train_generator
+
+    data, test_idx, _ = test_split(sdir)
+    splits = group_splits(config, sdir)
+    atomic.write_json(sdir.generators / "splits.json", {k: s.counts() for k, s in splits.items()})
+    gc = config.generator
+    gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
+    x = data.x[test_idx]
+    jobs = [(g, m) for g, s in splits.items() if not s.skipped for m in config.explain.methods]
+    summary: dict[str, Any] = {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped}, "trained": []}
+    maps = {m: reduced_maps(sdir, m) for m in config.explain.methods}
+    for group, method in tqdm(jobs, desc=f"{config.survey.name}: generators", unit="gen"):
+        idx = splits[group].train
+        train_generator(
+            x[idx], maps[method][idx][..., None], signed=method in SIGNED_METHODS,
+            out_dir=sdir.generator_dir(group, method), epochs=gc.epochs, batch_size=gc.batch_size,
+            seed=config.seed, flip=gc.flip, config=gen_config, verbose=0,
+        )
+        summary["trained"].append(f"{group}/{method}")
+    return summary
+
+
+# ---------------------------------------------------------------------------------- classmaps
+def _classmaps(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    from trainers.pix2pix import load_generator
+
+    data, test_idx, _ = test_split(sdir)
+    splits = group_splits(config, sdir)
+    x = data.x[test_idx]
+    entries = []
+    for method in config.explain.methods:
+        maps = reduced_maps(sdir, method)
+        for group, split in splits.items():
+            if split.skipped:
+                continue
+            bundle = load_generator(sdir.generator_dir(group, method))
+            scale = bundle.scale
+            generated = bundle.predict_unit(x[split.classmap])[..., 0]
+            targets = scale.to_unit(maps[split.classmap])
+            held_gen = bundle.predict_unit(x[split.heldout])[..., 0]
+            held_true = scale.to_unit(maps[split.heldout])
+            cmap = build_class_map(
+                generated, targets, data_range=scale.data_range, ranking=config.classmaps.ranking,
+                top_k=config.classmaps.top_k, heldout_generated=held_gen, heldout_targets=held_true,
+            )
+            cmap.save(sdir.classmap_file(group, method), inputs_index=test_idx[split.classmap],
+                      class_map_raw=scale.from_unit(cmap.class_map))
+            entries.append({"group": group, "method": method, "heldout_ssim": cmap.heldout_ssim,
+                            "heldout_l1": cmap.heldout_l1, **split.counts()})
+    atomic.write_json(sdir.classmaps / "index.json", entries)
+    return {"n_class_maps": len(entries)}
+
+
+# ------------------------------------------------------------------------------------ compare
+def _compare(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    from pix2pixai.compare import compare_survey
+
+    result = compare_survey(config, sdir)
+    atomic.write_json(sdir.compare / "comparison.json", result)
+    return {"n_compared": len(result)}
+
+
+def _table(config: RunConfig, sdir: SurveyDir):
+    """(settings, input files, output files, function) of every step."""
+    cfg = config.to_dict()
+    upstream = {
+        "data": ([], [sdir.data, sdir.data_meta]),
+        "classifier": ([sdir.data], [sdir.classifier / "model.keras", sdir.classifier / "predictions.npz"]),
+        "explain": ([sdir.classifier / "predictions.npz", sdir.classifier / "model.keras"], [sdir.maps]),
+        "generators": ([sdir.data, sdir.classifier / "predictions.npz", sdir.maps], [sdir.generators / "splits.json"]),
+        "classmaps": ([sdir.generators / "splits.json", sdir.maps], [sdir.classmaps / "index.json"]),
+        "compare": ([sdir.classmaps / "index.json"], [sdir.compare / "comparison.json"]),
+    }
+    sections = {
+        "data": {"survey": cfg["survey"]},
+        "classifier": {"classifier": cfg["classifier"]},
+        "explain": {"explain": cfg["explain"]},
+        "generators": {"generator": cfg["generator"], "classmaps": cfg["classmaps"], "methods": cfg["explain"]["methods"]},
+        "classmaps": {"classmaps": cfg["classmaps"]},
+        "compare": {"classmaps": cfg["classmaps"]},
+    }
+    funcs = {"data": _data, "classifier": _classifier, "explain": _explain, "generators": _generators,
+             "classmaps": _classmaps, "compare": _compare}
+    return {name: (sections[name], *upstream[name], funcs[name]) for name in STEPS}
+
+

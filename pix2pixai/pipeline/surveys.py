@@ -1,0 +1,245 @@
+"""Turn a survey config into classifier inputs: images, labels, groups and (simulated) masks.
+
+Two notions are kept apart on purpose: *classes* are what the classifier predicts (7 CRTS types;
+real/bogus for ZTF), *groups* are what class maps are made for (the classes themselves for CRTS;
+the five real/bogus subcategories for ZTF). ``group_class[g]`` is the classifier class whose score
+is explained for group ``g``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pix2pixai import atomic
+from pix2pixai.data.classes import CRTS_CLASSES, SUBCATEGORY_IS_REAL, ZTF_SUBCATEGORIES, canonical_class
+from pix2pixai.errors import InputError
+from pix2pixai.pipeline.config import RunConfig, expand_path
+
+REAL_BOGUS_CLASSES: tuple[str, ...] = ("bogus", "real")
+
+
+@dataclass
+class SurveyData:
+    """Inputs of one survey, ready for the classifier.
+
+    x: float32 [N, H, W, C]; y: int [N] class index; group: int [N] group index; masks: bool
+    [N, H, W] ground-truth relevance (simulated triplets only) or None; meta: bin edges, kind, ids.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    group: np.ndarray
+    class_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    group_class: tuple[int, ...]
+    ids: np.ndarray
+    masks: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: Path, meta_path: Path) -> None:
+        arrays = {"x": self.x, "y": self.y, "group": self.group, "ids": self.ids.astype(str)}
+        if self.masks is not None:
+            arrays["masks"] = self.masks
+        atomic.save_npz(path, **arrays)
+        atomic.write_json(meta_path, {
+            "class_names": list(self.class_names),
+            "group_names": list(self.group_names),
+            "group_class": list(self.group_class),
+            **self.meta,
+        })
+
+    @classmethod
+    def load(cls, path: Path, meta_path: Path) -> "SurveyData":
+        import json
+
+        meta = json.loads(meta_path.read_text())
+        with np.load(path) as data:
+            masks = data["masks"] if "masks" in data.files else None
+            return cls(
+                x=data["x"], y=data["y"], group=data["group"], ids=data["ids"], masks=masks,
+                class_names=tuple(meta.pop("class_names")), group_names=tuple(meta.pop("group_names")),
+                group_class=tuple(meta.pop("group_class")), meta=meta,
+            )
+
+
+def load_survey(config: RunConfig) -> SurveyData:
+    """Build the survey's inputs from its config (simulated or real)."""
+    survey = config.survey
+    loaders = {
+        ("dmdt", "simulate"): _dmdt_simulated,
+        ("dmdt", "lightcurves_npz"): _dmdt_from_npz,
+        ("dmdt", "lightcurves_csv"): _dmdt_from_csv,
+        ("triplet", "simulate"): _triplets_simulated,
+        ("triplet", "fink_npz"): _triplets_fink,
+        ("triplet", "braai_training_set"): _triplets_braai_set,
+        ("image", "images"): _labelled_images,
+    }
+    loader = loaders.get((survey.kind, survey.source))
+    if loader is None:
+        valid = ", ".join(f"{k}/{s}" for k, s in loaders)
+        raise InputError(f"{config.source_file}: survey kind/source {survey.kind}/{survey.source} unsupported; "
+                         f"expected one of {valid}")
+    return loader(config)
+
+
+def _crts_groups(config: RunConfig) -> tuple[str, ...]:
+    return tuple(canonical_class(g) for g in config.survey.groups) if config.survey.groups else CRTS_CLASSES
+
+
+def _dmdt_images(curves: list, config: RunConfig) -> tuple[np.ndarray, dict[str, Any]]:
+    from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt_from_lightcurves, dmdt_multiband
+
+    preset = DMDT_PRESETS[config.survey.preset]
+    if config.survey.bands:
+        x = np.stack([dmdt_multiband(c, bands=config.survey.bands, preset=config.survey.preset) for c in curves])
+    else:
+        x = dmdt_from_lightcurves(curves, preset=config.survey.preset)[..., None]
+    meta = {"kind": "dmdt", "preset": preset.name, "dm_edges": list(map(float, preset.dm_edges)),
+            "dt_edges": list(map(float, preset.dt_edges)), "bands": list(config.survey.bands)}
+    return x.astype(np.float32), meta
+
+
+def _from_curves(curves: list, config: RunConfig, classes: tuple[str, ...]) -> SurveyData:
+    labels = [canonical_class(c.label) for c in curves]
+    keep = [i for i, lab in enumerate(labels) if lab in classes]
+    curves = [curves[i] for i in keep]
+    y = np.array([classes.index(labels[i]) for i in keep], dtype=np.int64)
+    if config.survey.max_per_group:
+        rng = np.random.default_rng(config.seed)
+        chosen = np.concatenate([
+            rng.permutation(np.flatnonzero(y == k))[: config.survey.max_per_group] for k in range(len(classes))
+        ])
+        chosen.sort()
+        curves = [curves[i] for i in chosen]
+        y = y[chosen]
+    x, meta = _dmdt_images(curves, config)
+    return SurveyData(
+        x=x, y=y, group=y.copy(), class_names=classes, group_names=classes,
+        group_class=tuple(range(len(classes))), ids=np.array([c.lcid for c in curves]), meta=meta,
+    )
+
+
+def _dmdt_simulated(config: RunConfig) -> SurveyData:
+    from pix2pixai.data.synthetic.periodic import simulate_periodic
+
+    classes = _crts_groups(config)
+    survey = "ztf" if config.survey.bands else "crts"
+    curves = simulate_periodic(config.survey.n_per_group, seed=config.seed, classes=classes, survey=survey)
+    return _from_curves(curves, config, classes)
+
+
+def _dmdt_from_npz(config: RunConfig) -> SurveyData:
+    from pix2pixai.data.lightcurves import read_lightcurves_npz
+
+    curves = read_lightcurves_npz(expand_path(config.survey.path, config))
+    return _from_curves([c for c in curves if _known_class(c.label)], config, _crts_groups(config))
+
+
+def _dmdt_from_csv(config: RunConfig) -> SurveyData:
+    from pix2pixai.data.lightcurves import read_lightcurves
+
+    curves = read_lightcurves(expand_path(config.survey.path, config))
+    if config.survey.labels:
+        table = _read_label_table(expand_path(config.survey.labels, config))
+        for curve in curves:
+            curve.label = table.get(str(curve.lcid), curve.label)
+    missing = [c.lcid for c in curves if c.label is None]
+    if missing:
+        raise InputError(f"{config.survey.path}: {len(missing)} light curves have no label (e.g. {missing[0]}); "
+                         "give survey.labels = a CSV with columns id,label")
+    return _from_curves([c for c in curves if _known_class(c.label)], config, _crts_groups(config))
+
+
+def _known_class(label: str | None) -> bool:
+    try:
+        canonical_class(label or "")
+    except InputError:
+        return False
+    return True
+
+
+def _read_label_table(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise InputError(f"{path}: label table not found")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = {c.lower(): c for c in reader.fieldnames or []}
+        id_col = cols.get("id") or cols.get("lcid")
+        label_col = cols.get("label") or cols.get("class")
+        if id_col is None or label_col is None:
+            raise InputError(f"{path}: expected columns id (or lcid) and label (or class), got {reader.fieldnames}")
+        return {row[id_col]: row[label_col] for row in reader}
+
+
+def _subcategory_data(x: np.ndarray, subcats: np.ndarray, ids: np.ndarray, masks=None, meta=None) -> SurveyData:
+    group = np.array([ZTF_SUBCATEGORIES.index(s) for s in subcats], dtype=np.int64)
+    y = np.array([SUBCATEGORY_IS_REAL[s] for s in subcats], dtype=np.int64)
+    return SurveyData(
+        x=x.astype(np.float32), y=y, group=group, class_names=REAL_BOGUS_CLASSES,
+        group_names=ZTF_SUBCATEGORIES, group_class=tuple(SUBCATEGORY_IS_REAL[s] for s in ZTF_SUBCATEGORIES),
+        ids=ids, masks=masks, meta={"kind": "triplet", **(meta or {})},
+    )
+
+
+def _triplets_simulated(config: RunConfig) -> SurveyData:
+    from pix2pixai.data.synthetic.triplets import simulate_triplets
+
+    sim = simulate_triplets(config.survey.n_per_group, seed=config.seed, normalisation=config.survey.normalisation)
+    ids = np.array([f"sim{i:06d}" for i in range(len(sim.images))])
+    return _subcategory_data(sim.images, np.asarray(sim.subcategory), ids, masks=sim.masks,
+                             meta={"normalisation": config.survey.normalisation})
+
+
+def _triplets_fink(config: RunConfig) -> SurveyData:
+    """The 400 real fink alerts: IPAC drb >= 0.5 as the real/bogus pseudo-label, heuristic subcategories."""
+    from pix2pixai.data.alerts import triplets_from_raw_cutouts
+    from pix2pixai.data.subcategories import assign_subcategories
+
+    folder = expand_path(config.survey.path, config)
+    npz, table = folder / "cutouts_raw.npz", folder / "alerts.csv"
+    for path in (npz, table):
+        if not path.exists():
+            raise InputError(f"{path}: not found (survey.path must be the fink alerts folder)")
+    with np.load(npz) as data:
+        x = triplets_from_raw_cutouts(data["cutouts"], data["shapes"], config.survey.normalisation)
+        candid = data["candid"].astype(str)
+    with open(table, newline="") as fh:
+        drb = np.array([float(row["drb"]) for row in csv.DictReader(fh)])
+    labels = (drb >= 0.5).astype(np.int64)
+    subcats = assign_subcategories(x, labels=labels)
+    return _subcategory_data(x, np.asarray(subcats), candid, meta={"normalisation": config.survey.normalisation,
+                                                                   "pseudo_labels": "drb >= 0.5"})
+
+
+def _triplets_braai_set(config: RunConfig) -> SurveyData:
+    from pix2pixai.data.alerts import read_braai_training_set
+    from pix2pixai.data.subcategories import assign_subcategories
+
+    x, labels, _ = read_braai_training_set(expand_path(config.survey.path, config),
+                                           expand_path(config.survey.labels, config))
+    subcats = assign_subcategories(x, labels=labels)
+    return _subcategory_data(x, np.asarray(subcats), np.arange(len(x)).astype(str))
+
+
+def _labelled_images(config: RunConfig) -> SurveyData:
+    """Any labelled image set: an .npz with ``images`` [N,H,W,C] and ``labels`` (int or str)."""
+    path = expand_path(config.survey.path, config)
+    if not path.exists():
+        raise InputError(f"{path}: image set not found")
+    with np.load(path) as data:
+        for key in ("images", "labels"):
+            if key not in data.files:
+                raise InputError(f"{path}: missing array {key!r}; expected images [N,H,W,C] and labels [N]")
+        x, labels = data["images"], data["labels"]
+    if x.ndim != 4 or len(labels) != len(x):
+        raise InputError(f"{path}: images must be [N,H,W,C] with one label each; got {x.shape} and {labels.shape}")
+    names = tuple(str(v) for v in (config.survey.groups or np.unique(labels.astype(str))))
+    y = np.array([names.index(str(v)) for v in labels.astype(str)], dtype=np.int64)
+    return SurveyData(x=x.astype(np.float32), y=y, group=y.copy(), class_names=names, group_names=names,
+                      group_class=tuple(range(len(names))), ids=np.arange(len(x)).astype(str),
+                      meta={"kind": "image"})

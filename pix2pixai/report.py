@@ -1,0 +1,121 @@
+"""``report.html``: one self-contained file with every figure (embedded), the summary tables and
+the manifest, readable offline and in any browser."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from pix2pixai import atomic
+from pix2pixai.pipeline.summary import summary_rows
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+details pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.75em}
+"""
+
+
+def write_report(out: Path) -> Path:
+    """Write ``out/report.html`` from the run directory's manifest, tables and PNG figures."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    parts = [f"<h1>pix2pixai report</h1><p>Run directory <code>{html.escape(str(out))}</code>, "
+             f"pix2pixai {html.escape(str(manifest.get('pix2pixai')))}.</p>"]
+    parts.append(_classifier_table(out, manifest))
+    parts.append(_classmap_table(manifest))
+    parts.append(_comparison_tables(out, manifest))
+    for survey in manifest.get("configs", {}):
+        figs = sorted((out / "figures" / survey).glob("*.png"), key=_figure_order)
+        if figs:
+            parts.append(f"<h2>Figures: {html.escape(survey)}</h2>")
+            parts += [_figure(p) for p in figs]
+    parts.append("<h2>Manifest</h2><details><summary>manifest.json</summary><pre>"
+                 + html.escape(json.dumps(manifest, indent=2)) + "</pre></details>")
+    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pix2pixai report</title>"
+            f"<style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+    return atomic.write_text(out / "report.html", page)
+
+
+def _figure_order(path: Path) -> tuple[int, str]:
+    order = ["class_maps", "comparison", "confusion", "gan_training", "input", "misclassified"]
+    rank = next((i for i, key in enumerate(order) if path.stem.startswith(key)), len(order))
+    return rank, path.stem
+
+
+def _figure(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    caption = html.escape(path.stem.replace("_", " "))
+    return f'<figure><img alt="{caption}" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _classifier_table(out: Path, manifest: dict[str, Any]) -> str:
+    rows = []
+    for survey in manifest.get("configs", {}):
+        path = out / survey / "classifier" / "report.json"
+        if path.exists():
+            rep = json.loads(path.read_text())
+            rows.append([survey, rep.get("n", rep.get("support_total", "")), rep["accuracy"],
+                         rep.get("accuracy_se", ""), rep["macro_f1"], rep.get("macro_f1_se", "")])
+    if not rows:
+        return ""
+    return "<h2>Classifier quality (test split)</h2>" + _table(
+        ["survey", "n", "accuracy", "s.e.", "macro-F1", "s.e."], rows)
+
+
+def _classmap_table(manifest: dict[str, Any]) -> str:
+    rows = [list(r) for r in summary_rows(manifest)]
+    if not rows:
+        return ""
+    return ("<h2>Class maps and held-out generator quality</h2><p>Held-out SSIM: SSIM between G(x) and the "
+            "true map e(x) on the group's held-out inputs (unit range, fixed data range). Deletion AUC: "
+            "target probability as the map's top pixels are removed, lower is more faithful.</p>"
+            + _table(["survey", "group", "method", "held-out SSIM", "del. AUC class map", "del. AUC mean map"], rows))
+
+
+def _comparison_tables(out: Path, manifest: dict[str, Any]) -> str:
+    parts = []
+    for survey in manifest.get("configs", {}):
+        path = out / survey / "compare" / "comparison.json"
+        if not path.exists():
+            continue
+        rows = json.loads(path.read_text())
+        if not rows:
+            continue
+        metrics = list(dict.fromkeys(k for r in rows for s in r["scores"].values() for k in s))
+        candidates = list(rows[0]["scores"])
+        table_rows = []
+        for metric in metrics:
+            for cand in candidates:
+                vals = [r["scores"][cand][metric] for r in rows if metric in r["scores"][cand]]
+                wins = sum(1 for r in rows if _best(r["scores"], metric) == cand)
+                table_rows.append([metric, cand, sum(vals) / len(vals) if vals else "", f"{wins}/{len(rows)}"])
+        parts.append(f"<h2>Aggregation comparison: {html.escape(survey)}</h2><p>Mean over (group, method); "
+                     "'best in' counts the (group, method) pairs where the candidate is best.</p>"
+                     + _table(["metric", "candidate", "mean", "best in"], table_rows))
+    return "\n".join(parts)
+
+
+def _best(scores: dict[str, dict[str, float]], metric: str) -> str:
+    lower_better = metric in ("deletion_auc", "sanity_ssim_to_randomised")
+    present = {k: v[metric] for k, v in scores.items() if metric in v}
+    return (min if lower_better else max)(present, key=present.get) if present else ""

@@ -1,0 +1,73 @@
+"""Run configs: shipped presets load, profiles apply, and every mistake names file and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from pix2pixai.errors import InputError
+from pix2pixai.pipeline.config import CORE_METHODS, config_from_dict, load_config, preset_names
+
+
+def test_every_shipped_preset_loads():
+    names = preset_names()
+    assert {"crts", "ztf-scope", "ztf-braai", "sim-crts", "sim-ztf"} <= set(names)
+    for name in names:
+        config = load_config(name)
+        assert config.survey.name
+        assert config.explain.methods == CORE_METHODS or set(config.explain.methods) <= set(CORE_METHODS)
+
+
+def test_demo_profile_shrinks_budget_but_file_keys_win(tmp_path):
+    full = load_config("sim-crts")
+    demo = load_config("sim-crts", profile="demo")
+    assert demo.profile == "demo"
+    assert demo.generator.epochs < full.generator.epochs
+    # sim-crts sets n_per_group explicitly, which wins over the demo profile's default
+    assert demo.survey.n_per_group == full.survey.n_per_group
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"survey": {"nmae": "x"}}, "survey.nmae"),
+        ({"surveys": {}}, "'surveys'"),
+        ({"classifier": {"epochs": "ten"}}, "classifier.epochs must be int"),
+        ({"classifier": {"epochs": 0}}, "classifier.epochs = 0"),
+        ({"explain": {"score": "softmax"}}, "explain.score"),
+        ({"classmaps": {"train_threshold": 1.5}}, "classmaps.train_threshold"),
+        ({"generator": {"norm": "layer"}}, "generator.norm"),
+        ({"explain": {"methods": "gradcam"}}, "explain.methods must be a list"),
+        ({"seed": True}, "seed must be int"),
+        ({"profile": "huge"}, "profile 'huge' unknown"),
+    ],
+)
+def test_bad_config_names_the_key(data, fragment):
+    with pytest.raises(InputError, match=None) as info:
+        config_from_dict(data, origin="my.toml")
+    assert "my.toml" in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_unreadable_config_files(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[survey\nname = 1")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_config(bad)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="bin.toml"):
+        load_config(binary)
+    with pytest.raises(InputError, match="no such config file or preset"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(InputError, match="is a directory"):
+        load_config(tmp_path)
+
+
+def test_relative_paths_resolve_against_config_folder(tmp_path):
+    from pix2pixai.pipeline.config import expand_path
+
+    cfg_file = tmp_path / "sub" / "survey.toml"
+    cfg_file.parent.mkdir()
+    cfg_file.write_text('[survey]\nkind = "dmdt"\nsource = "lightcurves_csv"\npath = "curves"\n')
+    config = load_config(cfg_file)
+    assert expand_path(config.survey.path, config) == tmp_path / "sub" / "curves"
