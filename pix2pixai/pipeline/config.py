@@ -117,16 +117,30 @@ class RunConfig:
         return _to_plain(dataclasses.asdict(self))
 
 
-#: Budget overrides per profile; a config's own keys win over these.
-PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+#: Budgets per profile: ``"*"`` applies to every survey kind, then the kind's own entry; a config
+#: file's keys win over both. ``demo`` must run both simulated surveys end to end in <= 10 minutes
+#: on a 2-core CPU; ``full`` is what real results use.
+PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "demo": {
-        "survey": {"n_per_group": 120},
-        "classifier": {"epochs": 12, "patience": 4},
-        "explain": {"shap_samples": 16, "shap_background": 16, "blanking_patch": 7},
-        "generator": {"ngf": 8, "ndf": 8, "epochs": 6, "batch_size": 16},
-        "classmaps": {"min_train_pairs": 20, "min_heldout": 5},
+        "*": {
+            "classifier": {"epochs": 12, "patience": 4},
+            "explain": {"shap_samples": 16, "shap_background": 16},
+            "generator": {"ngf": 8, "ndf": 8, "epochs": 6, "batch_size": 16},
+        },
+        "dmdt": {"survey": {"n_per_group": 200}},
+        "triplet": {"survey": {"n_per_group": 150}, "explain": {"blanking_patch": 7}},
+        "image": {"survey": {"n_per_group": 150}, "explain": {"blanking_patch": 4}},
     },
-    "full": {},
+    "full": {
+        "*": {
+            "classifier": {"epochs": 40, "patience": 6},
+            "explain": {"shap_samples": 64, "shap_background": 64},
+            "generator": {"ngf": 32, "ndf": 32, "epochs": 40, "batch_size": 8},
+        },
+        "dmdt": {"survey": {"n_per_group": 400}},
+        "triplet": {"survey": {"n_per_group": 300}, "explain": {"blanking_patch": 3}},
+        "image": {"survey": {"n_per_group": 300}, "explain": {"blanking_patch": 2}},
+    },
 }
 
 _SECTIONS = {
@@ -176,7 +190,9 @@ def config_from_dict(
     chosen = profile or data.get("profile", "full")
     if chosen not in PROFILES:
         raise InputError(f"{origin}: profile {chosen!r} unknown; expected one of {', '.join(PROFILES)}")
-    merged = _merge(_merge({}, PROFILES[chosen]), data)
+    kind = data.get("survey", {}).get("kind", SurveyConfig.kind) if isinstance(data.get("survey"), dict) else "dmdt"
+    budget = _merge(PROFILES[chosen]["*"], PROFILES[chosen].get(kind, {}))
+    merged = _merge(budget, data)
     merged["profile"] = chosen
     for key in merged:
         if key not in _SECTIONS and key not in ("seed", "profile"):

@@ -22,8 +22,13 @@ def test_demo_profile_shrinks_budget_but_file_keys_win(tmp_path):
     demo = load_config("sim-crts", profile="demo")
     assert demo.profile == "demo"
     assert demo.generator.epochs < full.generator.epochs
-    # sim-crts sets n_per_group explicitly, which wins over the demo profile's default
-    assert demo.survey.n_per_group == full.survey.n_per_group
+    assert demo.survey.n_per_group < full.survey.n_per_group
+    # budgets follow the survey kind: triplets get patch blanking, dmdts per-bin blanking
+    assert load_config("sim-ztf", profile="demo").explain.blanking_patch > 1
+    assert demo.explain.blanking_patch == 1
+    # a key the file sets wins over the profile
+    tuned = config_from_dict({"generator": {"epochs": 99}}, profile="demo")
+    assert tuned.generator.epochs == 99
 
 
 @pytest.mark.parametrize(
