@@ -1,0 +1,140 @@
+"""Classifier architectures: the CRTS dmdt CNN, braai's VGG6 and a small generic CNN.
+
+All builders return *uncompiled* functional ``keras.Model`` objects with named layers; compiling
+(loss, optimiser) is the training loop's job (:func:`trainers.training.train_classifier`).
+
+Every model ends in a ``Dense`` layer whose activation is the output non-linearity (softmax, or a
+single sigmoid for braai's original real/bogus score). Explanation producers need the pre-activation
+scores (logits); :func:`logits_model` gives a copy with the same weights and a linear last layer.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import keras
+
+#: Output non-linearities that :func:`logits_model` knows how to strip.
+_SQUASHING = ("softmax", "sigmoid")
+
+
+def dmdt_cnn(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> keras.Model:
+    """The CRTS periodic-variable CNN of Mahabal et al. (2017), layer for layer.
+
+    ``conv2d1`` Conv2D(16, 5x5, valid, relu, L2 0.01) -> ``maxpool2d1`` MaxPool(2) -> ``conv2d2``
+    Conv2D(64, 5x5, valid, relu, L2 0.01) -> ``flatten`` -> ``preds`` Dense(n_classes, softmax).
+    With the default (22, 24, 1) input it has 39,527 parameters, exactly the real model's, so the
+    real weights load by layer name (:func:`trainers.legacy.load_legacy_model`).
+
+    Parameters
+    ----------
+    input_shape : (dm bins, dt bins, channels); SCoPe dmdts are (26, 26, 2), one channel per band.
+    n_classes : number of softmax outputs (>= 2).
+    """
+    _check_classes(n_classes, minimum=2)
+    l2 = keras.regularizers.L2(0.01)
+    inputs = keras.Input(tuple(input_shape), name="dmdt")
+    h = keras.layers.Conv2D(16, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d1")(inputs)
+    h = keras.layers.MaxPooling2D(2, name="maxpool2d1")(h)
+    h = keras.layers.Conv2D(64, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d2")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(h)
+    return keras.Model(inputs, outputs, name="dmdt_cnn")
+
+
+def braai_vgg6(
+    input_shape: tuple[int, ...] = (63, 63, 3), output: Literal["softmax2", "sigmoid"] = "softmax2"
+) -> keras.Model:
+    """braai's VGG6 real/bogus network (Duev et al. 2019), with the layer names of its Keras-2 files.
+
+    ``conv1``, ``conv2`` (16, 3x3, relu) -> ``max_pooling2d`` (2) -> ``dropout`` .25 -> ``conv3``,
+    ``conv4`` (32, 3x3, relu) -> ``max_pooling2d_1`` (4) -> ``dropout_1`` .25 -> ``flatten`` ->
+    ``fc_1`` Dense 256 relu -> ``dropout_2`` .5 -> ``fc_out``.
+
+    Parameters
+    ----------
+    input_shape : (63, 63, 3) cutouts, channels [science, reference, difference].
+    output : ``"softmax2"`` = 2-way softmax [bogus, real] (as in braXAI, so class-wise explanations
+        exist for both classes); ``"sigmoid"`` = braai's original single real-probability output.
+    """
+    if output not in ("softmax2", "sigmoid"):
+        raise ValueError(f"braai_vgg6: output must be 'softmax2' or 'sigmoid', got {output!r}")
+    inputs = keras.Input(tuple(input_shape), name="triplet")
+    h = inputs
+    for name, filters in (("conv1", 16), ("conv2", 16)):
+        h = keras.layers.Conv2D(filters, 3, padding="valid", activation="relu", name=name)(h)
+    h = keras.layers.MaxPooling2D(2, name="max_pooling2d")(h)
+    h = keras.layers.Dropout(0.25, name="dropout")(h)
+    for name, filters in (("conv3", 32), ("conv4", 32)):
+        h = keras.layers.Conv2D(filters, 3, padding="valid", activation="relu", name=name)(h)
+    h = keras.layers.MaxPooling2D(4, name="max_pooling2d_1")(h)
+    h = keras.layers.Dropout(0.25, name="dropout_1")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    h = keras.layers.Dense(256, activation="relu", name="fc_1")(h)
+    h = keras.layers.Dropout(0.5, name="dropout_2")(h)
+    units, activation = (2, "softmax") if output == "softmax2" else (1, "sigmoid")
+    outputs = keras.layers.Dense(units, activation=activation, name="fc_out")(h)
+    return keras.Model(inputs, outputs, name="braai_vgg6")
+
+
+def generic_cnn(input_shape: tuple[int, ...], n_classes: int, width: int = 16) -> keras.Model:
+    """A small CNN for any labelled image set, with a CAM-ready head.
+
+    Three blocks of Conv2D(3x3, same, relu) with ``width``, ``2 width``, ``4 width`` filters, max
+    pooling (2) between blocks, then ``gap`` GlobalAveragePooling2D -> ``preds`` Dense(n_classes,
+    softmax). Because the head is a global average followed by one linear layer, the class
+    activation map of class c is exactly ``sum_k w[k, c] * A_k`` over the last convolution
+    ``last_conv``'s feature maps ``A_k`` (Zhou et al. 2016). Pooling is skipped once the feature
+    map would drop below 2x2, so small inputs (e.g. 22x24 dmdts) also work.
+    """
+    _check_classes(n_classes, minimum=2)
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(f"generic_cnn: input_shape must be (height, width, channels), got {tuple(input_shape)}")
+    inputs = keras.Input(tuple(input_shape), name="image")
+    h, size = inputs, min(input_shape[:2])
+    names = ("conv1", "conv2", "last_conv")
+    for block, name in enumerate(names):
+        h = keras.layers.Conv2D(width * 2**block, 3, padding="same", activation="relu", name=name)(h)
+        if block < len(names) - 1 and size >= 4:
+            h = keras.layers.MaxPooling2D(2, name=f"pool{block + 1}")(h)
+            size //= 2
+    h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(h)
+    return keras.Model(inputs, outputs, name="generic_cnn")
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with the same weights whose last Dense layer is linear (pre-softmax scores).
+
+    The user's model is left untouched: every layer is re-created from its config (the output Dense
+    with ``activation="linear"``), then all weights are copied. For a softmax model the outputs are
+    logits z with ``softmax(z) = model(x)``; for a single-sigmoid model the output is the log-odds
+    ``log(p / (1 - p))``.
+
+    Raises
+    ------
+    ValueError
+        if the model's output layer is not a Dense layer with a softmax or sigmoid activation.
+    """
+    last = model.layers[-1]
+    activation = last.get_config().get("activation") if isinstance(last, keras.layers.Dense) else None
+    if activation not in _SQUASHING:
+        raise ValueError(
+            f"logits_model: model {model.name!r} must end in a Dense layer with softmax or sigmoid activation; "
+            f"its last layer is {type(last).__name__} {last.name!r} (activation {activation!r})"
+        )
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if layer is last:
+            config["activation"] = "linear"
+        return layer.__class__.from_config(config)
+
+    logits = keras.models.clone_model(model, clone_function=clone)
+    logits.set_weights(model.get_weights())
+    return logits
+
+
+def _check_classes(n_classes: int, minimum: int) -> None:
+    if int(n_classes) != n_classes or n_classes < minimum:
+        raise ValueError(f"n_classes must be an integer >= {minimum}, got {n_classes!r}")
