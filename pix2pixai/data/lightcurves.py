@@ -1,0 +1,231 @@
+"""Light curves: one object's photometric time series, read from CSV, arrays or the offsets ``.npz``.
+
+Every reader funnels through :func:`_validated_curve`, so all curves obey one contract: float64
+``mjd``/``mag``/``magerr`` (a float32 MJD near 5e4 resolves only ~5.6 minutes, which would merge the
+~10-minute CRTS exposure groups into dt = 0), only finite rows (non-finite rows are dropped, counted in
+``dropped`` and logged), non-negative errors, at least two points (one pair is the least a dmdt needs),
+sorted by time with ties broken by magnitude (the ``(mjd, mag)`` order reproduces the reference dmdts).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from pix2pixai.errors import InputError, where
+
+logger = logging.getLogger(__name__)
+
+#: Accepted column names (lower case) for each field, first match wins.
+_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "lcid": ("lcid", "id"),
+    "mjd": ("mjd",),
+    "mag": ("mag",),
+    "magerr": ("magerr",),
+    "band": ("band", "filter"),
+    "label": ("label", "class"),
+}
+_REQUIRED = ("mjd", "mag", "magerr")
+_NPZ_KEYS = ("ids", "offsets", "mjd", "mag", "magerr")
+
+
+@dataclass
+class LightCurve:
+    """One object's light curve.
+
+    Attributes
+    ----------
+    lcid : str
+        Object identifier.
+    mjd, mag, magerr : np.ndarray
+        float64 arrays of shape (n,): time in days (MJD), magnitude, 1-sigma magnitude error.
+    label : str or None
+        Class name, when known (mutable: label tables may be joined after reading).
+    band : np.ndarray or None
+        Per-point filter name (str array of shape (n,), e.g. "g"/"r" for ZTF); None for one band.
+    dropped : int
+        Number of non-finite rows the reader removed from this curve.
+    """
+
+    lcid: str
+    mjd: np.ndarray
+    mag: np.ndarray
+    magerr: np.ndarray
+    label: str | None = None
+    band: np.ndarray | None = None
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self.lcid = str(self.lcid)
+        self.mjd = np.asarray(self.mjd, dtype=np.float64)
+        self.mag = np.asarray(self.mag, dtype=np.float64)
+        self.magerr = np.asarray(self.magerr, dtype=np.float64)
+        if self.band is not None:
+            self.band = np.asarray(self.band, dtype=str)
+        shapes = {"mjd": self.mjd.shape, "mag": self.mag.shape, "magerr": self.magerr.shape}
+        if self.band is not None:
+            shapes["band"] = self.band.shape
+        if self.mjd.ndim != 1 or len(set(shapes.values())) != 1:
+            raise InputError(f"light curve {self.lcid!r}: fields need equal 1-D shapes (n,); got {shapes}")
+
+    def __len__(self) -> int:
+        return int(self.mjd.size)
+
+
+def lightcurves_from_arrays(
+    mjd: np.ndarray,
+    mag: np.ndarray,
+    magerr: np.ndarray,
+    lcid: str = "curve",
+    label: str | None = None,
+    band: np.ndarray | None = None,
+) -> LightCurve:
+    """Validate in-memory arrays of shape (n,) into one :class:`LightCurve` (dropped/sorted as above)."""
+    curve = LightCurve(lcid, mjd, mag, magerr, label=label, band=band)
+    return _validated_curve(curve, source=f"arrays for {lcid!r}", rows=np.arange(1, len(curve) + 1))
+
+
+def read_lightcurves(path_or_paths: str | Path | Iterable[str | Path]) -> list[LightCurve]:
+    """Read light curves from CSV file(s) or folder(s) (a folder: all ``*.csv`` in sorted order).
+
+    Columns (case-insensitive): ``lcid``/``ID``, ``mjd``, ``mag``, ``magerr``, optional ``band``/
+    ``filter`` and ``label``/``class``; others (RA, Dec, ...) are ignored. A file may hold one object or
+    a long table of many ids (curves keep the order of first appearance); without an id column the
+    file stem is the id. Empty cells count as missing measurements (dropped like NaN).
+
+    Raises
+    ------
+    InputError
+        Missing file or column, empty file, non-numeric value, negative error, fewer than 2 points,
+        conflicting labels for one id: the message names the file, 1-based data row and field.
+    """
+    paths = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
+    curves: list[LightCurve] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(path.glob("*.csv"))
+            if not files:
+                raise InputError(f"{path}: folder holds no *.csv light curves")
+            for file in files:
+                curves.extend(_read_csv(file))
+        elif path.is_file():
+            curves.extend(_read_csv(path))
+        else:
+            raise InputError(f"{path}: no such file or folder; expected a light-curve CSV or a folder of them")
+    return curves
+
+
+def read_lightcurves_npz(path: str | Path) -> list[LightCurve]:
+    """Read the offsets format: ``ids`` (n,), ``offsets`` (n+1,), concatenated ``mjd``/``mag``/``magerr``,
+    optional ``labels`` (n,); curve i is ``[offsets[i]:offsets[i+1]]``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; expected a light-curve .npz (ids, offsets, mjd, mag, magerr)")
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in _NPZ_KEYS if key not in data.files]
+        if missing:
+            raise InputError(f"{path}: missing array(s) {missing}; expected {list(_NPZ_KEYS)} (+ optional labels)")
+        arrays = {key: data[key] for key in (*_NPZ_KEYS, *(["labels"] if "labels" in data.files else []))}
+    ids, offsets = arrays["ids"], arrays["offsets"].astype(np.int64)
+    n_points = arrays["mjd"].shape[0]
+    if (offsets.shape != (ids.shape[0] + 1,) or offsets[0] != 0 or offsets[-1] != n_points
+            or np.any(np.diff(offsets) < 0)):
+        raise InputError(f"{path}, field 'offsets': expected {ids.shape[0] + 1} non-decreasing values from 0 "
+                         f"to {n_points}; got shape {offsets.shape}")
+    for key in ("mag", "magerr"):
+        if arrays[key].shape != (n_points,):
+            raise InputError(f"{path}, field {key!r}: shape {arrays[key].shape}, expected ({n_points},) like mjd")
+    labels = arrays.get("labels")
+    curves = []
+    for k, (start, stop) in enumerate(zip(offsets[:-1], offsets[1:])):
+        curve = LightCurve(ids[k], arrays["mjd"][start:stop], arrays["mag"][start:stop],
+                           arrays["magerr"][start:stop], label=None if labels is None else str(labels[k]))
+        curves.append(_validated_curve(curve, source=f"{path}, curve {curve.lcid}", rows=np.arange(start, stop) + 1))
+    return curves
+
+
+def _read_csv(path: Path) -> list[LightCurve]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [row for row in csv.reader(fh) if row]
+    if not rows:
+        raise InputError(f"{path}: empty file; expected a header with mjd, mag, magerr and at least 2 data rows")
+    header = [name.strip().lower() for name in rows[0]]
+    columns = {field: next((header.index(a) for a in aliases if a in header), None)
+               for field, aliases in _COLUMN_ALIASES.items()}
+    missing = [field for field in _REQUIRED if columns[field] is None]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {missing}; header is {rows[0]}, expected "
+                         "mjd, mag, magerr (+ optional lcid/ID, band/filter, label/class)")
+    data = rows[1:]
+    if not data:
+        raise InputError(f"{path}: empty file (header only); expected at least 2 data rows")
+    width = max(index for index in columns.values() if index is not None) + 1
+    for row_number, row in enumerate(data, start=1):
+        if len(row) < width:
+            raise InputError(f"{where(path, row_number)}expected at least {width} fields, got {len(row)}")
+    text = {field: np.array([row[index].strip() for row in data]) for field, index in columns.items()
+            if index is not None}
+    values = {field: _parse_numbers(text[field], path, field) for field in _REQUIRED}
+    ids = text["lcid"] if "lcid" in text else np.full(len(data), path.stem)
+    unique_ids, first_row, curve_of_row = np.unique(ids, return_index=True, return_inverse=True)
+    curves = []
+    for k in np.argsort(first_row):
+        rows_k = np.flatnonzero(curve_of_row == k)
+        curve = LightCurve(unique_ids[k], values["mjd"][rows_k], values["mag"][rows_k], values["magerr"][rows_k],
+                           label=_one_label(text.get("label"), rows_k, path),
+                           band=None if "band" not in text else text["band"][rows_k])
+        curves.append(_validated_curve(curve, source=str(path), rows=rows_k + 1))
+    return curves
+
+
+def _parse_numbers(cells: np.ndarray, path: Path, field: str) -> np.ndarray:
+    """Parse one column of text cells to float64; empty cells become NaN (dropped later)."""
+    filled = np.where(cells == "", "nan", cells)
+    try:
+        return filled.astype(np.float64)
+    except ValueError:
+        for row_number, cell in enumerate(filled, start=1):
+            try:
+                float(cell)
+            except ValueError:
+                raise InputError(f"{where(path, row_number, field)}{cell!r} is not a number") from None
+        raise
+
+
+def _one_label(labels: np.ndarray | None, rows: np.ndarray, path: Path) -> str | None:
+    if labels is None:
+        return None
+    found = sorted(set(labels[rows]) - {""})
+    if len(found) > 1:
+        raise InputError(f"{where(path, int(rows[0]) + 1, 'label')}one id has several labels {found}; expected one")
+    return found[0] if found else None
+
+
+def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray) -> LightCurve:
+    """Drop non-finite rows, refuse negative errors and < 2 points, sort by (mjd, mag).
+
+    ``rows`` gives each point's 1-based data row in ``source``, for error messages.
+    """
+    finite = np.isfinite(curve.mjd) & np.isfinite(curve.mag) & np.isfinite(curve.magerr)
+    dropped = int(finite.size - np.count_nonzero(finite))
+    if dropped:
+        logger.warning("%s: dropped %d row(s) with NaN/inf in mjd, mag or magerr (curve %s)",
+                       source, dropped, curve.lcid)
+    negative = np.flatnonzero(finite & (curve.magerr < 0))
+    if negative.size:
+        row = int(rows[negative[0]])
+        raise InputError(f"{where(source, row, 'magerr')}negative error {curve.magerr[negative[0]]}; "
+                         "expected magerr >= 0")
+    kept = np.flatnonzero(finite)
+    if kept.size < 2:
+        raise InputError(f"{source}: curve {curve.lcid!r} has {kept.size} usable point(s); need at least 2 "
+                         "(a dmdt needs one pair)")
+    order = kept[np.lexsort((curve.mag[kept], curve.mjd[kept]))]
+    return LightCurve(curve.lcid, curve.mjd[order], curve.mag[order], curve.magerr[order], label=curve.label,
+                      band=None if curve.band is None else curve.band[order], dropped=dropped)
+
