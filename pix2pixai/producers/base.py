@@ -1,0 +1,331 @@
+"""Shared machinery of every producer: input sanitising, targets, the score function, batching.
+
+Every method in this package explains one scalar per input: the *target score* ``S_t(x)``, the model's
+score for class ``t``. Keeping that function in one place makes all methods explain the same number:
+
+* ``score="logit"`` (default): the pre-activation of the model's last layer. For a ``Dense(K, softmax)``
+  head this is ``z = h @ W + b`` computed from the head's own weights (shared, not copied), so the
+  user's model is never edited. Logits are additive and do not saturate, which is why gradient methods
+  and SHAP completeness are stated on them. For a single-sigmoid head (braai real/bogus), the two
+  class scores are ``[-z, z]``: class 1 ("real") is the logit, class 0 its negation
+  (``log p0/p1 = -z``).
+* ``score="probability"``: the model output itself (softmax probabilities; ``[1 - p, p]`` for a single
+  sigmoid; a softmax is applied to a linear head).
+
+Inputs are ``[N, H, W, C]`` float arrays (``[N, H, W]`` is accepted when the model wants one channel,
+e.g. dmdt images). Multi-input models take a list (in ``model.inputs`` order) or a dict by input name;
+``image_input=`` names the input to attribute, the others are held fixed at their given values.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pix2pixai.errors import InputError
+
+SCORES = ("logit", "probability")
+DEFAULT_BATCH_SIZE = 256
+
+_HEAD_ACTIVATIONS = ("softmax", "sigmoid", "linear")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A sanitised batch: the attributed image and the model's other inputs (held fixed).
+
+    Attributes
+    ----------
+    image : float32 ``[N, H, W, C]``, the input being explained.
+    others : name -> float32 array ``[N, ...]`` for every other model input (empty for one-input models).
+    """
+
+    image: np.ndarray
+    others: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    def take(self, rows: slice | np.ndarray) -> "Inputs":
+        """The rows ``rows`` of the image and of every other input."""
+        return Inputs(self.image[rows], {k: v[rows] for k, v in self.others.items()})
+
+    def batches(self, batch_size: int) -> Iterator[tuple[slice, "Inputs"]]:
+        """Consecutive ``(rows, batch)`` pairs of at most ``batch_size`` inputs."""
+        for start in range(0, len(self), batch_size):
+            rows = slice(start, min(start + batch_size, len(self)))
+            yield rows, self.take(rows)
+
+
+class ScoreModel:
+    """The user's model seen as ``inputs -> class scores [N, K]`` (logit or probability).
+
+    Built once per (model, score, image_input) and cached, so that its ``tf.function`` s are traced once
+    and reused across calls (tracing costs more than a forward pass of a small CNN).
+    """
+
+    def __init__(self, model: Any, score: str = "logit", image_input: str | None = None):
+        import keras
+
+        if score not in SCORES:
+            raise InputError(f"score={score!r}: expected one of {SCORES}")
+        self.model = model
+        self.score = score
+        self.input_names = [t.name for t in model.inputs]
+        self.image_input = _pick_image_input(self.input_names, image_input)
+        self.image_shape = tuple(int(d) for d in model.inputs[self.input_names.index(self.image_input)].shape[1:])
+        if len(self.image_shape) != 3 or any(d is None for d in self.image_shape):
+            raise InputError(f"input {self.image_input!r} has shape {self.image_shape}: expected a fixed (H, W, C) image")
+        self.head = model.layers[-1]
+        self.head_activation = _head_activation(self.head)
+        self._features = keras.Model(model.inputs, self.head.input)
+        n_out = int(model.outputs[0].shape[-1])
+        self.single_sigmoid = n_out == 1
+        if self.single_sigmoid and self.head_activation == "softmax":
+            raise InputError("model has one softmax output: its probability is always 1, nothing to explain")
+        self.n_classes = 2 if self.single_sigmoid else n_out
+        self._layer_models: dict[str, Any] = {}
+        self._compiled: dict[str, Callable[..., Any]] = {}
+
+    # ------------------------------------------------------------------ scores from head features
+    def scores_from_features(self, features: Any) -> Any:
+        """Class scores ``[N, K]`` from the head's input ``features`` (differentiable, TF ops)."""
+        import tensorflow as tf
+
+        z = self._pre_activation(features)
+        if self.score == "logit":
+            return tf.concat([-z, z], axis=-1) if self.single_sigmoid else z
+        if self.single_sigmoid:
+            p = tf.sigmoid(z)
+            return tf.concat([1.0 - p, p], axis=-1)
+        return tf.nn.softmax(z, axis=-1)
+
+    def _pre_activation(self, features: Any) -> Any:
+        import tensorflow as tf
+
+        if hasattr(self.head, "kernel") and self.head.__class__.__name__ == "Dense":
+            z = tf.matmul(features, self.head.kernel)
+            return z + self.head.bias if self.head.use_bias else z
+        if self.head_activation == "linear":
+            return self.head(features)
+        # An Activation/Softmax layer: its input already is the pre-activation.
+        return features
+
+    def call(self, inputs: Sequence[Any]) -> Any:
+        """Class scores ``[N, K]`` for model inputs given in ``model.inputs`` order."""
+        return self.scores_from_features(self._features(_structure(inputs), training=False))
+
+    def with_layer(self, layer_name: str) -> Callable[[Sequence[Any]], tuple[Any, Any]]:
+        """``inputs -> (activations of layer_name, class scores)`` sharing the model's weights."""
+        import keras
+
+        if layer_name not in self._layer_models:
+            layer = self.model.get_layer(layer_name)
+            self._layer_models[layer_name] = keras.Model(self.model.inputs, [layer.output, self.head.input])
+        sub = self._layer_models[layer_name]
+
+        def run(inputs: Sequence[Any]) -> tuple[Any, Any]:
+            activations, features = sub(_structure(inputs), training=False)
+            return activations, self.scores_from_features(features)
+
+        return run
+
+    # --------------------------------------------------------------------------- input handling
+    def inputs(self, x: Any) -> Inputs:
+        """Sanitise ``x`` (array, list or dict) into float32 :class:`Inputs` checked against the model."""
+        if isinstance(x, Mapping):
+            missing = [n for n in self.input_names if n not in x]
+            if missing:
+                raise InputError(f"inputs dict lacks model input(s) {missing}: expected keys {self.input_names}")
+            arrays = {n: x[n] for n in self.input_names}
+        elif isinstance(x, (list, tuple)):
+            if len(x) != len(self.input_names):
+                raise InputError(f"got {len(x)} input arrays: the model takes {len(self.input_names)} "
+                                 f"({self.input_names})")
+            arrays = dict(zip(self.input_names, x))
+        elif len(self.input_names) == 1:
+            arrays = {self.image_input: x}
+        else:
+            raise InputError(f"model takes {len(self.input_names)} inputs {self.input_names}: pass a list or dict")
+        image = self.image_array(arrays.pop(self.image_input))
+        others = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        for name, arr in others.items():
+            if arr.shape[:1] != image.shape[:1]:
+                raise InputError(f"input {name!r} has {arr.shape[0] if arr.ndim else 0} rows: expected "
+                                 f"{image.shape[0]} like input {self.image_input!r}")
+        return Inputs(image, others)
+
+    def image_array(self, x: Any) -> np.ndarray:
+        """``x`` as a finite float32 ``[N, H, W, C]`` batch of the attributed input (``[N, H, W]`` if C=1)."""
+        image = np.asarray(x, dtype=np.float32)
+        if image.ndim == 3 and self.image_shape[-1] == 1 and image.shape[1:] == self.image_shape[:2]:
+            image = image[..., None]
+        if image.ndim == 3 and image.shape == self.image_shape:
+            raise InputError(f"input {self.image_input!r} has shape {image.shape}: pass a batch "
+                             f"[N, {', '.join(map(str, self.image_shape))}] (add a leading axis for one image)")
+        if image.ndim != 4 or image.shape[1:] != self.image_shape:
+            raise InputError(f"input {self.image_input!r} has shape {image.shape}: expected "
+                             f"[N, {', '.join(map(str, self.image_shape))}]")
+        if not np.all(np.isfinite(image)):
+            raise InputError(f"input {self.image_input!r} has {int(np.sum(~np.isfinite(image)))} non-finite "
+                             "values: expected finite numbers (replace NaN first)")
+        return image
+
+    def model_inputs(self, image: Any, others: Mapping[str, Any]) -> list[Any]:
+        """The model's input list with ``image`` in the attributed slot."""
+        return [image if n == self.image_input else others[n] for n in self.input_names]
+
+    # ---------------------------------------------------------------------------------- targets
+    def targets(self, inputs: Inputs, targets: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """int32 ``[N]`` target classes: given (int or per-input), or the predicted class when ``None``."""
+        n = len(inputs)
+        if targets is None:
+            return np.concatenate([self.predict(batch).argmax(axis=1) for _, batch in inputs.batches(batch_size)]
+                                  or [np.zeros(0, np.int64)]).astype(np.int32)
+        t = np.asarray(targets)
+        if t.ndim == 0:
+            t = np.full(n, t)
+        if t.shape != (n,) or not np.issubdtype(t.dtype, np.integer):
+            raise InputError(f"targets has shape {t.shape} and dtype {t.dtype}: expected one int or {n} ints")
+        if n and (t.min() < 0 or t.max() >= self.n_classes):
+            raise InputError(f"targets range {t.min()}..{t.max()}: expected classes 0..{self.n_classes - 1}")
+        return t.astype(np.int32)
+
+    def predict(self, inputs: Inputs) -> np.ndarray:
+        """Class scores ``[N, K]`` of a batch as numpy (compiled forward pass)."""
+        return np.asarray(self.compiled("scores", self._scores_fn)(inputs.image, inputs.others))
+
+    def _scores_fn(self, image: Any, others: Mapping[str, Any]) -> Any:
+        return self.call(self.model_inputs(image, others))
+
+    def compiled(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` wrapped in a ``tf.function`` cached on this score model under ``key``."""
+        import tensorflow as tf
+
+        if key not in self._compiled:
+            self._compiled[key] = tf.function(fn, reduce_retracing=True)
+        return self._compiled[key]
+
+    def gradients(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Target scores ``S_t(x)`` ``[N]`` and their gradients ``dS_t/dx`` ``[N, H, W, C]`` (one compiled call)."""
+        scores, grads = self.compiled("gradients", self._gradients_fn)(image, others, targets)
+        return np.asarray(scores), np.asarray(grads)
+
+    def _gradients_fn(self, image: Any, others: Mapping[str, Any], targets: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            scores = target_scores(self.call(self.model_inputs(image, others)), targets)
+        return scores, tape.gradient(scores, image)
+
+    def target_scores(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> np.ndarray:
+        """Target scores ``S_t(x)`` ``[N]`` without gradients (compiled forward pass)."""
+        return np.asarray(self.compiled("target_scores", self._target_scores_fn)(image, others, targets))
+
+    def _target_scores_fn(self, image: Any, others: Mapping[str, Any], targets: Any) -> Any:
+        return target_scores(self.call(self.model_inputs(image, others)), targets)
+
+
+def target_scores(scores: Any, targets: Any) -> Any:
+    """``scores[i, targets[i]]`` for every row: ``[N, K], [N] -> [N]`` (TF ops)."""
+    import tensorflow as tf
+
+    return tf.gather(scores, tf.cast(targets, tf.int32), axis=1, batch_dims=1)
+
+
+_SCORE_MODELS: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], ScoreModel]]" = weakref.WeakKeyDictionary()
+
+
+def score_model(model: Any, score: str = "logit", image_input: str | None = None) -> ScoreModel:
+    """The cached :class:`ScoreModel` of ``model`` (one per score kind and attributed input)."""
+    per_model = _SCORE_MODELS.setdefault(model, {})
+    key = (score, image_input)
+    if key not in per_model:
+        per_model[key] = ScoreModel(model, score=score, image_input=image_input)
+    return per_model[key]
+
+
+def batch_size_of(batch_size: int | None) -> int:
+    """Validated batch size (``None`` -> :data:`DEFAULT_BATCH_SIZE`)."""
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size={batch_size}: expected a positive integer")
+    return int(batch_size)
+
+
+def _structure(inputs: Sequence[Any]) -> Any:
+    """Keras wants a bare tensor for a one-input model and a list otherwise."""
+    return inputs[0] if len(inputs) == 1 else list(inputs)
+
+
+def _pick_image_input(names: list[str], image_input: str | None) -> str:
+    if image_input is None:
+        if len(names) > 1:
+            raise InputError(f"model has inputs {names}: name the one to attribute with image_input=")
+        return names[0]
+    if image_input not in names:
+        raise InputError(f"image_input={image_input!r}: expected one of the model's inputs {names}")
+    return image_input
+
+
+def _head_activation(head: Any) -> str:
+    name = head.__class__.__name__
+    if name == "Softmax":
+        return "softmax"
+    activation = getattr(head, "activation", None)
+    act_name = getattr(activation, "__name__", str(activation)) if activation is not None else "linear"
+    if name == "Dense" or name == "Activation":
+        if act_name not in _HEAD_ACTIVATIONS:
+            raise InputError(f"output layer {head.name!r} has activation {act_name!r}: expected one of "
+                             f"{_HEAD_ACTIVATIONS}")
+        return act_name
+    raise InputError(f"output layer {head.name!r} is a {name}: expected Dense, Activation or Softmax "
+                     "(the score function needs the pre-activation of the last layer)")
+
+
+def path_integral(sm: ScoreModel, inputs: Inputs, targets: np.ndarray, row_input: np.ndarray,
+                  baselines: np.ndarray, row_baseline: np.ndarray, alpha: np.ndarray, weight: np.ndarray,
+                  batch_size: int) -> np.ndarray:
+    """Weighted path-gradient sums shared by integrated gradients and expected gradients.
+
+    For every row ``r`` (a point on the straight path from baseline ``b = baselines[row_baseline[r]]`` to
+    input ``x = inputs.image[row_input[r]]``):
+    ``out[i] += weight[r] * dS_t/dx(b + alpha[r] (x - b)) * (x - b)``, summed over the rows of input ``i``.
+
+    Shapes: ``row_input``, ``row_baseline``, ``alpha``, ``weight`` ``[R]`` with ``row_input`` sorted;
+    returns ``[N, H, W, C]`` float32. Rows go through the model ``batch_size`` at a time, so the
+    memory use is independent of ``R``.
+    """
+    out = np.zeros(inputs.image.shape, np.float32)
+    for start in range(0, row_input.size, batch_size):
+        part = slice(start, start + batch_size)
+        i = row_input[part]
+        base = baselines[row_baseline[part]]
+        diff = inputs.image[i] - base
+        points = base + alpha[part, None, None, None] * diff
+        grads = sm.gradients(points, {k: v[i] for k, v in inputs.others.items()}, targets[i])[1]
+        firsts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+        out[i[firsts]] += np.add.reduceat(grads * diff * weight[part, None, None, None], firsts, axis=0)
+    return out
+
+
+def class_indices(sm: ScoreModel, classes: Sequence[int] | None) -> np.ndarray:
+    """Validated class indices (default ``0..K-1``)."""
+    if classes is None:
+        return np.arange(sm.n_classes)
+    cls = np.asarray(list(classes))
+    if cls.ndim != 1 or cls.size == 0 or not np.issubdtype(cls.dtype, np.integer) or cls.min() < 0 or cls.max() >= sm.n_classes:
+        raise InputError(f"classes={list(classes)}: expected a non-empty list of ints in 0..{sm.n_classes - 1}")
+    return cls
+
+
+def require_single_input(sm: ScoreModel) -> None:
+    """Class-level producers build whole inputs themselves: only one-input models qualify."""
+    if len(sm.input_names) != 1:
+        raise InputError(f"class-level maps need a one-input model: this one takes {sm.input_names}")
