@@ -1,0 +1,159 @@
+"""Units of trainers.pix2pix: padding, MapScale, architectures, losses, health monitor."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainers.pix2pix import (
+    GanHealthMonitor, GanHealthWarning, GeneratorConfig, MapScale, adversarial_loss, build_discriminator,
+    build_generator, crop, pad_to_pow2, patch_receptive_field, pow2_side,
+)
+
+TINY = GeneratorConfig(ngf=4, ndf=4)
+
+
+@pytest.mark.parametrize("hw, side", [((22, 24), 32), ((26, 26), 32), ((63, 63), 64), ((32, 32), 32), ((1, 1), 1)])
+def test_pow2_side(hw, side):
+    assert pow2_side(hw) == side
+
+
+def test_pad_is_zero_outside_and_crop_inverts():
+    x = np.random.default_rng(0).random((3, 22, 24, 2)).astype(np.float32) + 1.0
+    padded, hw = pad_to_pow2(x)
+    assert padded.shape == (3, 32, 32, 2) and hw == (22, 24)
+    assert np.array_equal(padded[:, :22, :24], x)
+    assert np.count_nonzero(padded) == x.size
+    assert np.array_equal(crop(padded, hw), x)
+
+
+def test_pad_and_crop_reject_bad_shapes():
+    with pytest.raises(ValueError, match=r"\[N, H, W, C\]"):
+        pad_to_pow2(np.zeros((22, 24)))
+    with pytest.raises(ValueError, match="cannot crop"):
+        crop(np.zeros((1, 16, 16, 1)), (22, 24))
+
+
+def test_mapscale_fit_matches_numpy_percentile_and_round_trips():
+    maps = np.random.default_rng(1).normal(size=(50, 8, 8))
+    scale = MapScale.fit(maps, signed=True, percentile=90.0)
+    assert scale.scale == pytest.approx(np.percentile(np.abs(maps), 90.0))
+    inside = maps[np.abs(maps) <= scale.scale]
+    np.testing.assert_allclose(scale.from_unit(scale.to_unit(inside)), inside, rtol=1e-6, atol=1e-6)
+    unit = scale.to_unit(maps)
+    assert unit.min() == -1.0 and unit.max() == 1.0 and scale.data_range == 2.0
+    assert MapScale.from_dict(json.loads(json.dumps(scale.to_dict()))) == scale
+
+
+def test_mapscale_unsigned_clips_to_unit_interval_and_rejects_negatives():
+    maps = np.abs(np.random.default_rng(2).normal(size=(20, 5, 5)))
+    scale = MapScale.fit(maps, signed=False)
+    unit = scale.to_unit(maps)
+    assert unit.min() >= 0.0 and unit.max() == 1.0 and scale.data_range == 1.0
+    with pytest.raises(ValueError, match="negative"):
+        MapScale.fit(-maps, signed=False)
+
+
+def test_mapscale_sparse_maps_fall_back_to_max_and_zero_maps_fail():
+    sparse = np.zeros((10, 20, 20))
+    sparse[0, 0, 0] = 3.0
+    assert MapScale.fit(sparse, signed=False).scale == 3.0
+    with pytest.raises(ValueError, match="zero"):
+        MapScale.fit(np.zeros((2, 4, 4)), signed=True)
+    with pytest.raises(ValueError, match="non-finite"):
+        MapScale.fit(np.full((2, 4, 4), np.nan), signed=True)
+
+
+def test_mapscale_is_not_per_map_minmax():
+    """A weak map stays weak: its unit values are proportional to the raw ones, not stretched to 1."""
+    maps = np.stack([np.full((4, 4), 1.0), np.full((4, 4), 0.1)])
+    unit = MapScale.fit(maps, signed=False, percentile=100).to_unit(maps)
+    np.testing.assert_allclose(unit[1], 0.1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("side, in_ch, depth", [(32, 1, 5), (32, 2, 5), (64, 3, 6)])
+def test_generator_shapes_and_1x1_bottleneck(side, in_ch, depth):
+    g = build_generator(side, in_ch, signed=False, config=TINY)
+    assert g.output_shape == (None, side, side, 1)
+    assert g.get_layer(f"enc{depth - 1}_conv").output.shape[1:3] == (1, 1)
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in g.layers) == 3
+
+
+def test_generator_depth_option_and_output_activation():
+    g = build_generator(32, 1, signed=True, config=GeneratorConfig(ngf=4, depth=4, norm="instance"))
+    assert g.get_layer("enc3_conv").output.shape[1:3] == (2, 2)
+    assert g.get_layer("output").get_config()["activation"] == "tanh"
+    instance_norms = [layer for layer in g.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert instance_norms and all(layer.groups == layer.output.shape[-1] for layer in instance_norms)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in g.layers)
+    unsigned = build_generator(32, 1, signed=False, config=TINY)
+    assert unsigned.get_layer("output").get_config()["activation"] == "sigmoid"
+    with pytest.raises(ValueError, match="depth"):
+        GeneratorConfig(depth=6).generator_depth(32)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_patchgan_receptive_field_matches_gradient_support(n):
+    """The input pixels that move one interior logit span exactly RF(n) = 9 * 2**n - 2 pixels.
+
+    Batch norm at inference is a per-channel affine map, so it does not widen the support (instance
+    norm would: its statistics mix the whole image).
+    """
+    side = 64
+    d = build_discriminator(side, 1, config=GeneratorConfig(ndf=4, d_layers=n))
+    x = tf.random.stateless_normal((1, side, side, 1), seed=(0, 1))
+    y = tf.random.stateless_normal((1, side, side, 1), seed=(0, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = d([x, y])
+        centre = logits.shape[1] // 2
+        value = logits[0, centre, centre, 0]
+    support = np.flatnonzero(np.abs(tape.gradient(value, x).numpy()[0, :, :, 0]).sum(axis=1) > 0)
+    assert support[-1] - support[0] + 1 == patch_receptive_field(n)
+
+
+def test_default_patchgan_fits_the_image():
+    assert GeneratorConfig().discriminator_layers(32) == 1 and patch_receptive_field(1) <= 32
+    assert GeneratorConfig().discriminator_layers(64) == 2 and patch_receptive_field(3) > 64
+    d = build_discriminator(64, 3, config=TINY)
+    assert d.output_shape == (None, 16, 16, 1)
+
+
+def test_adversarial_losses_match_formulas():
+    logits = tf.constant([[-2.0, 0.0, 3.0]])
+    sig = 1 / (1 + np.exp(-np.array([-2.0, 0.0, 3.0])))
+    assert float(adversarial_loss("vanilla", logits, True)) == pytest.approx(np.mean(-np.log(sig)), rel=1e-5)
+    assert float(adversarial_loss("vanilla", logits, False)) == pytest.approx(np.mean(-np.log(1 - sig)), rel=1e-5)
+    assert float(adversarial_loss("lsgan", logits, True)) == pytest.approx(np.mean((np.array([-2, 0, 3]) - 1) ** 2))
+    assert float(adversarial_loss("lsgan", logits, False)) == pytest.approx(np.mean(np.array([4, 0, 9])))
+
+
+@pytest.mark.parametrize("kwargs, field", [({"norm": "layer"}, "norm"), ({"loss": "wgan"}, "loss"),
+                                           ({"ngf": 0}, "ngf"), ({"dropout": 1.0}, "dropout")])
+def test_config_rejects_bad_values(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        GeneratorConfig(**kwargs)
+
+
+def test_config_json_round_trip():
+    config = GeneratorConfig(ngf=8, depth=4, loss="lsgan")
+    assert GeneratorConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_health_monitor_warns_after_patience_epochs_only():
+    monitor = GanHealthMonitor(patience=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(2):
+            monitor.on_epoch_end(epoch, {"d_loss": 0.001, "g_batch_std": 0.2})
+        monitor.on_epoch_end(2, {"d_loss": 0.5, "g_batch_std": 0.2})
+        assert not caught
+        for epoch in range(3, 6):
+            monitor.on_epoch_end(epoch, {"d_loss": 0.5, "g_batch_std": 0.0})
+    assert [str(w.message).split(":")[1].strip().split()[0] for w in caught] == ["generator"]
+    assert all(issubclass(w.category, GanHealthWarning) for w in caught)

@@ -1,0 +1,162 @@
+"""U-Net generator and conditional PatchGAN discriminator sized to a power-of-two square image.
+
+Generator (Isola et al. 2017, U-Net): ``depth`` encoder blocks, each a 4x4 stride-2 convolution
+(halving the side) -> norm -> LeakyReLU(0.2), with filters ``ngf * min(2**i, 8)``; then mirrored
+decoder blocks, 4x4 stride-2 transposed convolution -> norm -> dropout (first ``dropout_blocks``
+only) -> ReLU, each concatenated with the encoder output of the same size (skip connection), and a
+last transposed convolution to one channel. The default depth, ``log2(S)``, reaches a 1x1
+bottleneck (32 -> 5 levels, 64 -> 6). As in the reference pix2pix, the first encoder block and
+the bottleneck have no normalisation (instance norm of a 1x1 map would erase it).
+
+Output activation matches the target range (see ``scaling.MapScale``): ``sigmoid`` for unsigned
+maps in [0, 1], ``tanh`` for signed maps in [-1, 1]. Why not one tanh for both with ``u = 2p - 1``:
+the unsigned maps are mostly exactly 0, which a tanh head would have to place at its -1 rail with
+the same saturation as a sigmoid at 0, so the mapping buys nothing and adds a conversion to get wrong.
+
+Discriminator (PatchGAN, conditional): input and map are concatenated on channels, then ``n``
+4x4 stride-2 convolutions (filters ``ndf * min(2**i, 8)``, no norm on the first), one 4x4 stride-1
+convolution with norm, and a 4x4 stride-1 convolution to one logit per patch. Receptive field of
+one logit: ``RF(n) = 9 * 2**n - 2`` pixels (n=1: 16, n=2: 34, n=3: 70 = the classic 70x70). The
+default ``n`` is the largest with ``RF(n) <= S`` (32 -> 16x16 patches, 64 -> 34x34), so each logit
+judges a local patch rather than the whole image.
+
+Normalisation: ``"batch"`` (BatchNormalization) or ``"instance"`` (GroupNormalization with
+``groups=-1``, one group per channel, i.e. per-image per-channel statistics).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+
+NORMS = ("batch", "instance")
+LOSSES = ("vanilla", "lsgan")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture and optimisation settings of one pix2pix generator (JSON via ``to_dict``).
+
+    ``depth`` / ``d_layers`` = None pick the size-dependent defaults described in the module doc.
+    ``l1_weight`` (lambda) weights the L1 reconstruction term against the adversarial term.
+    """
+
+    ngf: int = 32
+    ndf: int = 32
+    depth: int | None = None
+    d_layers: int | None = None
+    norm: str = "batch"
+    dropout: float = 0.5
+    dropout_blocks: int = 3
+    loss: str = "vanilla"
+    l1_weight: float = 100.0
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"GeneratorConfig.norm must be one of {NORMS}, got {self.norm!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"GeneratorConfig.loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("ngf", "ndf"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GeneratorConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"GeneratorConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.l1_weight < 0:
+            raise ValueError(f"GeneratorConfig.l1_weight must be >= 0, got {self.l1_weight}")
+
+    def generator_depth(self, side: int) -> int:
+        """U-Net levels for a side-S image: ``depth`` or log2(S) (1x1 bottleneck)."""
+        max_depth = int(math.log2(side))
+        depth = max_depth if self.depth is None else self.depth
+        if not 1 <= depth <= max_depth:
+            raise ValueError(f"GeneratorConfig.depth must be in [1, {max_depth}] for side {side}, got {depth}")
+        return depth
+
+    def discriminator_layers(self, side: int) -> int:
+        """Stride-2 PatchGAN layers: ``d_layers`` or the largest n >= 1 with RF(n) <= S."""
+        if self.d_layers is not None:
+            if not 1 <= self.d_layers <= int(math.log2(side)):
+                raise ValueError(f"GeneratorConfig.d_layers must be in [1, log2({side})], got {self.d_layers}")
+            return self.d_layers
+        n = 1
+        while patch_receptive_field(n + 1) <= side:
+            n += 1
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``generator.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Inverse of ``to_dict``."""
+        return cls(**data)
+
+
+def patch_receptive_field(n_stride2: int) -> int:
+    """Receptive field (pixels) of one PatchGAN logit: ``1 + 3 (2**n - 1) + 2 * 3 * 2**n``."""
+    return 9 * 2**n_stride2 - 2
+
+
+def _norm(kind: str, name: str) -> keras.layers.Layer:
+    if kind == "batch":
+        return keras.layers.BatchNormalization(name=name)
+    return keras.layers.GroupNormalization(groups=-1, name=name)
+
+
+def _filters(base: int, level: int) -> int:
+    return base * min(2**level, 8)
+
+
+def build_generator(side: int, in_channels: int, *, signed: bool, config: GeneratorConfig) -> keras.Model:
+    """U-Net [B, S, S, in_channels] -> [B, S, S, 1] in [-1, 1] (``signed``) or [0, 1]."""
+    depth = config.generator_depth(side)
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    inputs = keras.Input((side, side, in_channels), name="input")
+    h = inputs
+    skips = []
+    for i in range(depth):
+        h = keras.layers.Conv2D(_filters(config.ngf, i), 4, strides=2, padding="same", kernel_initializer=init,
+                                use_bias=i in (0, depth - 1), name=f"enc{i}_conv")(h)
+        if 0 < i < depth - 1:
+            h = _norm(config.norm, f"enc{i}_norm")(h)
+        h = keras.layers.LeakyReLU(0.2, name=f"enc{i}_act")(h)
+        skips.append(h)
+    for j, i in enumerate(range(depth - 2, -1, -1)):
+        h = keras.layers.Conv2DTranspose(_filters(config.ngf, i), 4, strides=2, padding="same",
+                                         kernel_initializer=init, use_bias=False, name=f"dec{i}_conv")(h)
+        h = _norm(config.norm, f"dec{i}_norm")(h)
+        if j < config.dropout_blocks and config.dropout > 0:
+            h = keras.layers.Dropout(config.dropout, name=f"dec{i}_dropout")(h)
+        h = keras.layers.ReLU(name=f"dec{i}_act")(h)
+        h = keras.layers.Concatenate(name=f"dec{i}_skip")([h, skips[i]])
+    outputs = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=init,
+                                           activation="tanh" if signed else "sigmoid", name="output")(h)
+    return keras.Model(inputs, outputs, name="unet_generator")
+
+
+def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig) -> keras.Model:
+    """Conditional PatchGAN: ([B, S, S, in_channels], [B, S, S, 1]) -> logits [B, S/2**n, S/2**n, 1]."""
+    n = config.discriminator_layers(side)
+    init = keras.initializers.RandomNormal(0.0, 0.02)
+    image = keras.Input((side, side, in_channels), name="input")
+    target = keras.Input((side, side, 1), name="map")
+    h = keras.layers.Concatenate(name="pair")([image, target])
+    for i in range(n):
+        h = keras.layers.Conv2D(_filters(config.ndf, i), 4, strides=2, padding="same", kernel_initializer=init,
+                                use_bias=i == 0, name=f"d{i}_conv")(h)
+        if i > 0:
+            h = _norm(config.norm, f"d{i}_norm")(h)
+        h = keras.layers.LeakyReLU(0.2, name=f"d{i}_act")(h)
+    h = keras.layers.Conv2D(_filters(config.ndf, n), 4, padding="same", kernel_initializer=init, use_bias=False,
+                            name=f"d{n}_conv")(h)
+    h = _norm(config.norm, f"d{n}_norm")(h)
+    h = keras.layers.LeakyReLU(0.2, name=f"d{n}_act")(h)
+    logits = keras.layers.Conv2D(1, 4, padding="same", kernel_initializer=init, name="patch_logits")(h)
+    return keras.Model([image, target], logits, name="patchgan_discriminator")
