@@ -23,6 +23,10 @@ _EXPORTS = {
     # ZTF alerts
     "triplet_from_alert": "pix2pixai.data.alerts",
     "read_braai_training_set": "pix2pixai.data.alerts",
+    "read_alert_packets": "pix2pixai.data.alerts",
+    "cutouts_from_packet": "pix2pixai.data.alerts",
+    "normalise_cutout": "pix2pixai.data.alerts",
+    "triplets_from_raw_cutouts": "pix2pixai.data.alerts",
     # group names
     "CRTS_CLASSES": "pix2pixai.data.classes",
     "ZTF_SUBCATEGORIES": "pix2pixai.data.classes",

@@ -333,6 +333,9 @@ def _fits_image(stamp: bytes, source: Source, field: str) -> np.ndarray:
         with warnings.catch_warnings():
             # ZTF writes SIMPLE without the fixed-format padding; astropy reads it correctly.
             warnings.filterwarnings("ignore", message="Found a SIMPLE card", category=VerifyWarning)
+            # A file cut inside the pixels fails below (InputError); one missing only the trailing
+            # FITS block padding has every pixel, so astropy's truncation warning is noise.
+            warnings.filterwarnings("ignore", message="File may have been truncated", category=UserWarning)
             with fits.open(io.BytesIO(stamp), memmap=False) as hdus:
                 data = hdus[0].data
                 image = None if data is None else np.array(data, dtype=np.float32)
