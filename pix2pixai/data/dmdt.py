@@ -167,11 +167,18 @@ def dmdt(mjd: np.ndarray | Sequence[np.ndarray], mag: np.ndarray | Sequence[np.n
     resolved = get_preset(preset, dm_edges=dm_edges, dt_edges=dt_edges, normalisation=normalisation)
     single = np.ndim(mjd[0]) == 0 if len(mjd) else False
     times, mags = ([mjd], [mag]) if single else (list(mjd), list(mag))
-    if len(times) != len(mags):
-        raise InputError(f"dmdt: {len(times)} mjd arrays but {len(mags)} mag arrays; expected one per curve")
-    curves = [_checked_curve(t, m, k) for k, (t, m) in enumerate(zip(times, mags))]
-    images = _dmdt_of_arrays(curves, resolved)
+    images = resolved.normalise(dmdt_counts(times, mags, resolved), np.array([np.size(t) for t in times]))
     return images[0] if single else images
+
+
+def dmdt_counts(mjd: Sequence[np.ndarray], mag: Sequence[np.ndarray],
+                preset: str | DmdtPreset = "crts") -> np.ndarray:
+    """int64 (N, n_dm, n_dt) raw pair counts of N curves (one mjd and one mag array each), before
+    normalisation; histogram2d semantics as in :func:`dmdt`."""
+    resolved = get_preset(preset)
+    if len(mjd) != len(mag):
+        raise InputError(f"dmdt: {len(mjd)} mjd arrays but {len(mag)} mag arrays; expected one per curve")
+    return _pair_counts([_checked_curve(t, m, k) for k, (t, m) in enumerate(zip(mjd, mag))], resolved)
 
 
 def dmdt_from_lightcurves(curves: Sequence[LightCurve], preset: str | DmdtPreset = "crts", *,
