@@ -13,7 +13,6 @@ import csv
 import gzip
 import io
 import json
-from pathlib import Path
 
 import fastavro
 import numpy as np
