@@ -12,7 +12,7 @@ reference magnitude. Phases are in cycles, ``phi = (t / P + phi0) mod 1``; perio
 =======  =====================  ====================  ===============================================
 class    period P (d)           amplitude (mag)       shape
 =======  =====================  ====================  ===============================================
-EW       0.25-0.6, log-normal   0.2-0.8               contact binary: flux ``1 - d (1 + cos 4 pi phi)/2``,
+EW       0.25-0.6, log-normal   0.2-0.8, log-uniform  contact binary: flux ``1 - d (1 + cos 4 pi phi)/2``,
          around 0.37                                  near-equal minima (primary 0-10 % deeper),
                                                       O'Connell maxima asymmetry up to 3 %
 EA       0.5-10, log-uniform    primary 0.3-1.2,      detached: flat maxima, semi-elliptic eclipses of
@@ -24,19 +24,24 @@ RRab     0.45-0.8, normal       0.6-1.3               sawtooth: rise over 10-20 
 RRc      0.25-0.42              0.3-0.6               near-sinusoidal, mildly faster rise (rise 35-45 %)
 RRd      P0 0.45-0.6,           first overtone        double mode, ``P1 / P0`` 0.742-0.748; fundamental
          P1 = 0.745 P0          0.25-0.5              amplitude 30-90 % of the overtone's
-RS_CVn   1-30, log-uniform      0.05-0.3              spotted binary: sinusoid whose amplitude
-                                                      (x0.3-1.3), spot phase (random walk, 0.15
-                                                      cycle/yr) and mean level (0.05 mag/yr) evolve
+RS_CVn   1-30, log-uniform      0.09-0.3: maximum     spotted binary: sinusoid whose amplitude
+                                0.15-0.3 times a      (yearly factor), spot phase (random walk, 0.15
+                                yearly factor 0.6-1   cycle/yr) and mean level (0.05 mag/yr) evolve
                                                       smoothly between yearly knots
-LPV      100-600, log-uniform   1-5, log-uniform      Mira / semi-regular: asymmetric cycle (rise
-                                                      35-45 %), cycle-to-cycle amplitude and phase
-                                                      jitter (irregularity 5-30 %), slow mean drift
+LPV      100-600, log-uniform   1 + Exp(0.7), at      Mira / semi-regular: asymmetric cycle (rise
+                                most 5 (median 1.5;   35-45 %), cycle-to-cycle amplitude and phase
+                                real CRTS LPVs are    jitter (irregularity 5-30 %), slow mean drift
+                                mostly semi-regular)  (0.1 mag/yr random walk)
 =======  =====================  ====================  ===============================================
 
 Reference (mean) magnitudes are drawn uniformly from the 10-90 % range of the real CRTS medians per
 class (EW 13.5-17.8, EA 13.5-17.6, RRab 14.8-19.2, RRc 14.3-18.2, RRd 13.5-17.0, RS_CVn 13.5-16.6,
 LPV 11.5-15.7 V). For ``survey="ztf"`` these are r magnitudes and g = r + (g - r) with a per-class
 colour (EW 0.2-0.6, EA 0.0-0.6, RR 0.1-0.4, RS_CVn 0.5-1.0, LPV 1.0-2.0 mag).
+
+Measured realism (``scripts/realism_periodic.py``, n=200 per class, seed 0): the real CRTS CNN
+recalls our EW 0.83, EA 0.83, RRab 0.85, RRc 0.91, RRd 0.16, RS_CVn 0.31, LPV 0.99, close to its
+recall on real CRTS curves (0.92, 0.73, 0.66, 0.74, 0.13, 0.27, 0.96), confusions included.
 """
 
 from __future__ import annotations
@@ -206,7 +211,7 @@ def _depth_from_mag(amplitude: np.ndarray) -> np.ndarray:
 
 
 def _draw_ew(rng: np.random.Generator, n: int) -> Params:
-    depth = _depth_from_mag(rng.uniform(0.2, 0.8, n))
+    depth = _depth_from_mag(_log_uniform(rng, 0.2, 0.8, n))
     return {
         "period": np.clip(np.exp(rng.normal(np.log(0.37), 0.2, n)), 0.25, 0.6),
         "phase0": rng.uniform(0.0, 1.0, n),
@@ -324,8 +329,8 @@ def _draw_rscvn(rng: np.random.Generator, n: int) -> Params:
     knots = (n, _N_YEAR_KNOTS)
     return {
         "period": _log_uniform(rng, 1.0, 30.0, n),
-        "amplitude": rng.uniform(0.05, 0.3, n),
-        "amplitude_knots": rng.uniform(0.3, 1.3, knots),
+        "amplitude": rng.uniform(0.15, 0.3, n),
+        "amplitude_knots": rng.uniform(0.6, 1.0, knots),
         "spot_phase_knots": rng.uniform(0.0, 1.0, (n, 1)) + np.cumsum(rng.normal(0.0, 0.15, knots), axis=1),
         "mean_knots": np.cumsum(rng.normal(0.0, 0.05, knots), axis=1),
     }
@@ -349,7 +354,7 @@ def _draw_lpv(rng: np.random.Generator, n: int) -> Params:
     return {
         "period": _log_uniform(rng, 100.0, 600.0, n),
         "phase0": rng.uniform(0.0, 1.0, n),
-        "amplitude": _log_uniform(rng, 1.0, 5.0, n),
+        "amplitude": np.minimum(1.0 + rng.exponential(0.7, n), 5.0),
         "rise": rng.uniform(0.35, 0.45, n),
         "amplitude_knots": np.clip(1.0 + irregularity * rng.normal(0.0, 1.0, cycles), 0.3, None),
         "phase_knots": np.cumsum(0.3 * irregularity * rng.normal(0.0, 1.0, cycles), axis=1),
