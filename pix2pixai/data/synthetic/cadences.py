@@ -11,14 +11,16 @@ ingredient                    CRTS (``crts_cadence``)         ZTF (``ztf_cadence
 baseline window (span)        8.0-8.6 yr (real span 7.9-8.5)  2.5-3.5 yr
 observable season per year    170-240 d (real: 171-236 d)     180-240 d
 gap between visits (nights)   3 d + Gamma(2, s), s per curve  1 d + Gamma(3, 0.5 d)
-                              in 4-14 d (real median 15 d);   (one visit every ~2-3 nights)
+                              in 6.5-30 d, 1/s uniform (real  (one visit every ~2-3 nights)
+                              median 15 d within seasons);
                               3 % next night(s): 0.8-3 d
                               (real: 2 % under 3 d)
 exposures per visit           4 (89 %), 3 (7 %), 2, 1, 5-8    1, band alternating g, r
 spacing within a visit        log-normal, median 9.5 min,     --
                               sigma 0.2 (real median 0.0066 d,
                               quartiles 0.0054-0.0078 d)
-points per curve              ~100-500 (real 60-546)          ~150-350
+points per curve              10/50/90 %: 146/278/411         ~150-350
+                              (real 146/301/397)
 ============================  ==============================  ===============================
 
 Photometric errors follow the usual CCD form ``sigma(m) = hypot(floor, s * 10**(slope * (m - m_ref)))``
@@ -119,7 +121,7 @@ def crts_cadence(
     rng: np.random.Generator,
     baseline_years: tuple[float, float] = (8.0, 8.6),
     season_days: tuple[float, float] = (170.0, 240.0),
-    gap_scale_days: tuple[float, float] = (4.0, 14.0),
+    gap_scale_days: tuple[float, float] = (6.5, 30.0),
 ) -> np.ndarray:
     """Observation times (MJD, float64, sorted) of one CRTS-like light curve.
 
@@ -133,7 +135,8 @@ def crts_cadence(
     rng : numpy Generator (the only source of randomness)
     baseline_years : (low, high) uniform range of the total time span, years
     season_days : (low, high) uniform range of the yearly observable window, days
-    gap_scale_days : (low, high) uniform range of the per-curve Gamma scale of inter-visit gaps, days
+    gap_scale_days : (low, high) range of the per-curve Gamma scale s of inter-visit gaps, days; 1/s
+        (a visit rate) is uniform, which reproduces the left-skewed point counts of real curves
     """
     baseline = rng.uniform(*baseline_years) * DAYS_PER_YEAR
     start = CRTS_START_MJD + rng.uniform(0.0, 200.0)
@@ -141,7 +144,7 @@ def crts_cadence(
     gaps = np.where(
         rng.uniform(size=n_gaps) < _CRTS_NEXT_NIGHTS_PROB,
         rng.uniform(0.8, _CRTS_MIN_GAP_D, n_gaps),
-        _CRTS_MIN_GAP_D + rng.gamma(2.0, rng.uniform(*gap_scale_days), n_gaps),
+        _CRTS_MIN_GAP_D + rng.gamma(2.0, 1.0 / rng.uniform(1.0 / gap_scale_days[1], 1.0 / gap_scale_days[0]), n_gaps),
     )
     nights = _seasonal_visits(rng, start, season_days, gaps[np.cumsum(gaps) <= baseline])
     n_exposures = rng.choice(_CRTS_EXPOSURES, size=nights.size, p=_CRTS_EXPOSURE_PROBS)
