@@ -17,6 +17,8 @@ Features (:func:`subcategory_features`, one float per triplet)
                        1.2-3.4 px, ~1 for a cosmic ray or hot pixel, ~0 for a diffuse ghost
 ``sci_central_snr``    SCI centre (3x3 mean) minus SCI median, in SCI noise sigmas (negative: cold pixel)
 ``ref_central_snr``    same for REF: a source already in the reference
+``ref_sharpness``      ``sharpness`` of REF at the centre: >= 0.3 for a point source (a variable star's
+                       quiescent image), lower for an extended host galaxy
 ``blank_fraction``     fraction of pixels exactly zero in all three channels (pipeline blanking; padding
                        with 1e-9 is not zero)
 ``line_snr``           strongest DIFF column or row median, in sigmas of a 63-pixel median (bad column/row)
@@ -31,14 +33,16 @@ A triplet *looks real* when there is a significant positive DIFF source at the c
 ghost), not a dipole (``dipole < 0.5``), not a bad line (``line_snr < 8`` or the source outshines it) and
 not a cold SCI spot (``sci_central_snr > -5``; ZTF flips DIFF for negative detections, so a dead pixel
 shows as a positive DIFF source over a negative SCI). Real ones are ``real_mixture`` when there is other
-structure (``offcentre_fraction >= 0.01``, or a REF source/host under the centre,
-``ref_central_snr >= 5``), else ``real_modulo_noise`` when faint (``central_snr < 20``), else
+structure (``offcentre_fraction >= 0.01``, or an extended REF source -- a host -- under the centre,
+``ref_central_snr >= 5`` and ``ref_sharpness < 0.3``; a point source there is the quiescent image of a
+variable star and keeps the triplet central), else ``real_modulo_noise`` when faint (``central_snr < 20``), else
 ``real_central``. Bogus ones are ``bogus_blanked`` when ``blank_fraction >= 0.005`` (>= 20 px), else
 ``bogus_non_blanked``. ``labels`` (1 real, 0 bogus), when given, replace the *looks real* test, so each
 triplet lands on its own side; overrides (dict or CSV) are applied last.
 
-Measured: 92.7 % agreement with the simulator's ground truth (1,000 triplets, seed 1; 98.2 % on the
-real/bogus side); on the 400 fink alerts, 79 % of triplets fall on the side of IPAC ``drb >= 0.5``.
+Measured: 91.8 % agreement with the simulator's ground truth (1,000 triplets, seed 1; 98.2 % on the
+real/bogus side; 93.5 % given the labels); on the 400 fink alerts, 79 % of triplets fall on the side of
+IPAC ``drb >= 0.5`` (94 % of drb-real ones look real, 40 % of drb-bogus ones look bogus).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ THRESHOLDS = {
     "cold_sci_snr": -5.0,
     "offcentre_fraction": 0.01,
     "ref_central_snr": 5.0,
+    "ref_point_sharpness": 0.3,
     "blank_fraction": 0.005,
 }
 
@@ -139,6 +144,7 @@ def subcategory_features(triplets: np.ndarray) -> dict[str, np.ndarray]:
     ref_median, ref_noise = _robust_stats(x[..., REF], sky)
     sci_central = (x[..., SCI][:, centre_box].mean(axis=1) - sci_median) / (sci_noise / 3.0)
     ref_central = (x[..., REF][:, centre_box].mean(axis=1) - ref_median) / (ref_noise / 3.0)
+    ref_sharpness = _sharpness(x[..., REF] - ref_median[:, None, None], within3)
 
     # the median of a column of Gaussian noise has standard error 1.2533 sigma / sqrt(H); a median ignores
     # the few bright pixels that a star puts in a column, a bad column shifts all of them
@@ -157,6 +163,7 @@ def subcategory_features(triplets: np.ndarray) -> dict[str, np.ndarray]:
         "sharpness": sharpness,
         "sci_central_snr": sci_central,
         "ref_central_snr": ref_central,
+        "ref_sharpness": ref_sharpness,
         "blank_fraction": blank.mean(axis=(1, 2)),
         "line_snr": line_snr,
         "offcentre_fraction": offcentre,
@@ -190,7 +197,8 @@ def _decide(features: dict[str, np.ndarray], labels: np.ndarray | None) -> np.nd
     )
     if labels is not None:
         looks_real = labels.astype(bool)
-    structured = (f["offcentre_fraction"] >= t["offcentre_fraction"]) | (f["ref_central_snr"] >= t["ref_central_snr"])
+    host = (f["ref_central_snr"] >= t["ref_central_snr"]) & (f["ref_sharpness"] < t["ref_point_sharpness"])
+    structured = (f["offcentre_fraction"] >= t["offcentre_fraction"]) | host
     faint = f["central_snr"] < t["faint_snr"]
     real_name = np.where(structured, "real_mixture", np.where(faint, "real_modulo_noise", "real_central"))
     bogus_name = np.where(f["blank_fraction"] >= t["blank_fraction"], "bogus_blanked", "bogus_non_blanked")

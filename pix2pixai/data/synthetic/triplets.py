@@ -29,23 +29,28 @@ FWHM REF / FWHM SCI         U(0.75, 0.95)           co-adds are built from the b
 Moffat beta                 U(2.5, 4.5)             ZTF PSF wings
 sky SCI                     logU(20, 400) ADU       fink SCI median 21-333 ADU (5-95 %)
 sky REF / sky SCI           U(0.85, 1.15)           references are scaled to the science zero point
-gain                        U(1.5, 4)  e-/ADU       effective: SCI noise 5-15 ADU as in fink
+gain                        U(1.5, 4) e-/ADU        effective: SCI noise 5-15 ADU as in fink
 read noise                  U(2, 4) ADU
 REF co-add depth            U(15, 40) frames        fink REF noise ~ SCI noise / 4
 saturation                  U(25000, 50000) ADU     fink maxima up to ~49000 ADU
-field stars per cutout      Poisson(U(2, 10)), <=16 positions U(2, 60) px
+field stars per cutout      Poisson(U(2, 10))       at most 16, positions U(2, 60) px
 field-star SCI peak         Pareto(3 sigma, 0.7)    N(>S) ~ S^-0.7; 1 % > 2000 sigma (saturate)
-misalignment (real)         |N(0, 0.08)| px         good registrations
-scale error (real)          N(0, 0.01)
-transient peak (central)    logU(15, 150) sigma     bright point source, offset N(0, 0.4) px
+misalignment per axis       N(0, 0.08) px           real_central, bogus_non_blanked; 0 for
+                                                    real_modulo_noise, 0.25 mixture, 0.35 blanked
+photometric-scale error     N(0, 0.01)              0 / 0.03 / 0.04 as above
+transient peak (central)    logU(15, 150) sigma     offset N(0, 0.4) px; half are variable stars
+                                                    (REF peak logU(10, 3000) sigma), 40 % of them
+                                                    fading: negative detections, DIFF inverted
 transient peak (noise)      U(5, 10) sigma          faint source, nothing else in DIFF
-transient peak (mixture)    logU(8, 60) sigma       + host (exp. disc, scale 2-6 px, 3-9 px away)
-misalignment (dipole)       U(0.6, 1.6) px          bogus subtraction of a central star
+transient peak (mixture)    logU(8, 60) sigma       + host: exp. disc, scale 2-6 px, 3-9 px away,
+                                                    1-3 % subtraction-scale residual
+dipole misalignment         U(0.6, 1.6) px          central star 30-1000 sigma, badly registered
 cosmic ray                  1-3 px, 20-300 sigma    sharper than any PSF, SCI only
-bad column / row            10-60 sigma             one column through the centre, SCI + DIFF
-ghost / cold pixel          ring r 4-10 px / -30 sigma  internal reflections / dead pixels
-blanked region              edge strip 6-30 px,     NaN in all channels (fink: 75 of 400 alerts
-                            box 7-13 px, half-plane   carry NaNs, mostly rectangles and 7x7 boxes)
+bad column                  10-60 sigma             one column through the centre, SCI + DIFF
+ghost                       ring r 4-10 px          3-10 sigma, width 1.5 px, SCI only
+cold pixels                 1-2 px, 15-40 sigma     below sky; a negative detection (DIFF inverted)
+blanked region              strip 6-28 px, box      NaN in all channels; centre 9x9 never blanked
+                            7-13 px, half-plane     (fink: 75 of 400 alerts carry NaN regions)
 ==========================  ======================  ===============================================
 
 Everything is vectorised over the batch on one shared coordinate grid; the same seed gives identical
@@ -108,6 +113,7 @@ class _Scene:
     ref_in_sci_psf: np.ndarray  # the same REF sources rendered in PSF_s at the misaligned position
     mask: np.ndarray  # bool relevance mask
     blank: np.ndarray  # bool: pixels the pipeline blanks (NaN in all channels)
+    flip: np.ndarray  # bool [n]: negative detections, whose DIFF cutout ZTF stores inverted (REF - SCI)
 
 
 def moffat(dy: np.ndarray, dx: np.ndarray, fwhm: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -129,7 +135,7 @@ def render_points(y: np.ndarray, x: np.ndarray, flux: np.ndarray, fwhm: np.ndarr
     """Sum of Moffat point sources: positions/fluxes [n, K] (offsets from the centre, px), PSF [n] -> [n, 63, 63]."""
     image = np.zeros((len(y), SIZE, SIZE))
     fwhm, beta = fwhm[:, None, None], beta[:, None, None]
-    for k in range(y.shape[1]):  # one source per batch-wide step keeps memory at [n, 63, 63]
+    for k in np.flatnonzero(np.any(flux != 0.0, axis=0)):  # one source slot per step: memory [n, 63, 63]
         profile = moffat(GRID_Y[None] - y[:, k, None, None], GRID_X[None] - x[:, k, None, None], fwhm, beta)
         image += flux[:, k, None, None] * profile
     return image
@@ -181,7 +187,8 @@ def _field(cond: _Conditions, rng: np.random.Generator, shift_sigma: float, scal
     ref = render_points(y, x, flux, cond.fwhm_ref, cond.beta)
     ref_matched = render_points(y + shift_y, x + shift_x, flux * scale, cond.fwhm_sci, cond.beta)
     empty = np.zeros((n, SIZE, SIZE), dtype=bool)
-    return _Scene(sci=sci, ref=ref, ref_in_sci_psf=ref_matched, mask=empty, blank=empty.copy())
+    return _Scene(sci=sci, ref=ref, ref_in_sci_psf=ref_matched, mask=empty, blank=empty.copy(),
+                  flip=np.zeros(n, dtype=bool))
 
 
 def _core_mask(y: np.ndarray, x: np.ndarray, fwhm: np.ndarray) -> np.ndarray:
@@ -190,11 +197,26 @@ def _core_mask(y: np.ndarray, x: np.ndarray, fwhm: np.ndarray) -> np.ndarray:
     return r <= np.maximum(fwhm, 1.5)[:, None, None]
 
 
-def _add_transient(scene: _Scene, cond: _Conditions, rng: np.random.Generator, snr: np.ndarray) -> None:
-    """A new point source near the centre: in SCI (and so in DIFF), absent from REF."""
-    y, x = rng.normal(0.0, 0.4, (2, cond.n))
-    flux = cond.flux_for_snr(snr)
-    scene.sci += render_points(y[:, None], x[:, None], flux[:, None], cond.fwhm_sci, cond.beta)
+def _add_transient(scene: _Scene, cond: _Conditions, rng: np.random.Generator, snr: np.ndarray,
+                   variable_fraction: float = 0.0) -> None:
+    """A point source near the centre whose flux changed by ``snr`` DIFF sigmas between REF and SCI.
+
+    A new source is absent from REF. A ``variable_fraction`` of the sources are variable stars, already in
+    REF with a quiescent flux; 40 % of those fade (by at most 90 % of that flux), and a fading source is a
+    negative detection, whose DIFF cutout ZTF stores inverted, so it too shows a positive central PSF.
+    """
+    n = cond.n
+    y, x = rng.normal(0.0, 0.4, (2, n))
+    change = cond.flux_for_snr(snr)
+    variable = rng.uniform(0.0, 1.0, n) < variable_fraction
+    quiescent = np.where(variable, cond.flux_for_snr(_log_uniform(rng, 10.0, 3000.0, n)), 0.0)
+    fading = variable & (rng.uniform(0.0, 1.0, n) < 0.4)
+    change = np.where(fading, -np.minimum(change, 0.9 * quiescent), change)
+    position = (y[:, None], x[:, None])
+    scene.sci += render_points(*position, (quiescent + change)[:, None], cond.fwhm_sci, cond.beta)
+    scene.ref += render_points(*position, quiescent[:, None], cond.fwhm_ref, cond.beta)
+    scene.ref_in_sci_psf += render_points(*position, quiescent[:, None], cond.fwhm_sci, cond.beta)
+    scene.flip |= fading
     scene.mask |= _core_mask(y, x, cond.fwhm_sci)
 
 
@@ -221,7 +243,7 @@ def _add_host(scene: _Scene, cond: _Conditions, rng: np.random.Generator) -> Non
 
 def _real_central(cond: _Conditions, rng: np.random.Generator) -> _Scene:
     scene = _field(cond, rng, shift_sigma=0.08, scale_sigma=0.01)
-    _add_transient(scene, cond, rng, _log_uniform(rng, 15.0, 150.0, cond.n))
+    _add_transient(scene, cond, rng, _log_uniform(rng, 15.0, 150.0, cond.n), variable_fraction=0.5)
     return scene
 
 
@@ -286,60 +308,86 @@ def _bogus_blanked(cond: _Conditions, rng: np.random.Generator) -> _Scene:
     step = (rng.uniform(3.0, 15.0, cond.n) * rng.choice([-1.0, 1.0], cond.n) * cond.sigma_sci)[:, None, None]
     scene.sci += step * (edge | _edge(blank | edge))
     scene.blank = blank
-    scene.mask = edge | (np.abs(scene.sci - scene.ref_in_sci_psf) > 3.0 * cond.sigma_sci[:, None, None]) & ~blank
+    residual = np.abs(scene.sci - scene.ref_in_sci_psf) > 3.0 * cond.sigma_sci[:, None, None]
+    scene.mask = edge | (residual & ~blank)
     return scene
 
 
+Artefact = tuple[np.ndarray, np.ndarray, np.ndarray]  # SCI, REF, REF-in-SCI-PSF contributions [n, 63, 63]
+
+
+def _dipole(cond: _Conditions, rng: np.random.Generator, cy: np.ndarray, cx: np.ndarray) -> Artefact:
+    """A bright central star (30-1000 sigma) whose REF is misaligned by 0.6-1.6 px before subtraction."""
+    flux = cond.flux_for_snr(_log_uniform(rng, 30.0, 1000.0, cond.n))[:, None]
+    angle = rng.uniform(0.0, 2.0 * np.pi, cond.n)
+    shift = rng.uniform(0.6, 1.6, cond.n)
+    y, x = cy[:, None], cx[:, None]
+    sy, sx = (cy + shift * np.sin(angle))[:, None], (cx + shift * np.cos(angle))[:, None]
+    return (render_points(y, x, flux, cond.fwhm_sci, cond.beta),
+            render_points(y, x, flux, cond.fwhm_ref, cond.beta),
+            render_points(sy, sx, flux, cond.fwhm_sci, cond.beta))
+
+
+def _cosmic_ray(cond: _Conditions, rng: np.random.Generator, cy: np.ndarray, cx: np.ndarray) -> Artefact:
+    """A 1-3 px straight track of 20-300 sigma in SCI only: far sharper than any PSF."""
+    length = rng.integers(1, 4, cond.n)[:, None, None]
+    vertical = rng.integers(0, 2, cond.n)[:, None, None] == 0
+    dy, dx = GRID_Y[None] - np.round(cy)[:, None, None], GRID_X[None] - np.round(cx)[:, None, None]
+    along, across = np.where(vertical, dy, dx), np.where(vertical, dx, dy)
+    track = (across == 0) & (along >= 0) & (along < length)
+    amplitude = (_log_uniform(rng, 20.0, 300.0, cond.n) * cond.sigma_sci)[:, None, None]
+    sci = track * amplitude
+    return sci, np.zeros_like(sci), np.zeros_like(sci)
+
+
+def _bad_column(cond: _Conditions, rng: np.random.Generator, cy: np.ndarray, cx: np.ndarray) -> Artefact:
+    """One hot or cold detector column through the centre, +-10-60 sigma, in SCI (hence DIFF)."""
+    column = np.abs(GRID_X[None] - np.round(cx)[:, None, None]) < 0.5
+    sign = rng.choice([-1.0, 1.0], cond.n)
+    sci = column * (sign * rng.uniform(10.0, 60.0, cond.n) * cond.sigma_sci)[:, None, None]
+    return sci, np.zeros_like(sci), np.zeros_like(sci)
+
+
+def _ghost(cond: _Conditions, rng: np.random.Generator, cy: np.ndarray, cx: np.ndarray) -> Artefact:
+    """A diffuse ring (radius 4-10 px, width 1.5 px, 3-10 sigma) from an internal reflection, SCI only."""
+    radius = rng.uniform(4.0, 10.0, cond.n)[:, None, None]
+    r = np.hypot(GRID_Y[None] - cy[:, None, None], GRID_X[None] - cx[:, None, None])
+    amplitude = (rng.uniform(3.0, 10.0, cond.n) * cond.sigma_sci)[:, None, None]
+    sci = amplitude * np.exp(-0.5 * ((r - radius) / 1.5) ** 2)
+    return sci, np.zeros_like(sci), np.zeros_like(sci)
+
+
+def _cold_pixels(cond: _Conditions, rng: np.random.Generator, cy: np.ndarray, cx: np.ndarray) -> Artefact:
+    """A dead 1-2 px spot, 15-40 sigma below the sky in SCI: a negative detection (DIFF stored inverted)."""
+    tall = rng.integers(0, 2, cond.n)[:, None, None]
+    spot = (np.abs(GRID_Y[None] - np.round(cy)[:, None, None]) <= tall) & \
+        (GRID_X[None] == np.round(cx)[:, None, None])
+    sci = spot * -(rng.uniform(15.0, 40.0, cond.n) * cond.sigma_sci)[:, None, None]
+    return sci, np.zeros_like(sci), np.zeros_like(sci)
+
+
+#: Artefacts of ``bogus_non_blanked``, drawn with equal probability.
+ARTEFACTS = (_dipole, _cosmic_ray, _bad_column, _ghost, _cold_pixels)
+
+
 def _bogus_non_blanked(cond: _Conditions, rng: np.random.Generator) -> _Scene:
-    """One artefact per triplet near the centre: dipole, cosmic ray, bad column, ghost or cold pixel."""
-    n = cond.n
+    """One artefact per triplet within ~1 px of the centre (see :data:`ARTEFACTS`); nothing is blanked.
+
+    Each artefact is rendered for the whole batch and then selected per triplet, which keeps the code
+    vectorised at the cost of rendering five candidates.
+    """
     scene = _field(cond, rng, shift_sigma=0.08, scale_sigma=0.01)
-    kind = rng.integers(0, 5, n)
-    yy, xx = GRID_Y[None], GRID_X[None]
-    cy, cx = rng.normal(0.0, 0.5, (2, n))
-
-    # 0 dipole: a bright central star whose REF is misaligned by 0.6-1.6 px before subtraction
-    flux = cond.flux_for_snr(_log_uniform(rng, 30.0, 1000.0, n))
-    angle = rng.uniform(0.0, 2.0 * np.pi, n)
-    shift = rng.uniform(0.6, 1.6, n)
-    star_sci = render_points(cy[:, None], cx[:, None], flux[:, None], cond.fwhm_sci, cond.beta)
-    star_ref = render_points(cy[:, None], cx[:, None], flux[:, None], cond.fwhm_ref, cond.beta)
-    star_shifted = render_points((cy + shift * np.sin(angle))[:, None], (cx + shift * np.cos(angle))[:, None],
-                                 flux[:, None], cond.fwhm_sci, cond.beta)
-    # 1 cosmic ray: 1-3 bright pixels in SCI only, far sharper than the PSF
-    length = rng.integers(1, 4, n)[:, None, None]
-    direction = rng.integers(0, 2, n)[:, None, None]
-    ry, rx = np.round(cy)[:, None, None], np.round(cx)[:, None, None]
-    along = np.where(direction == 0, yy - ry, xx - rx)
-    across = np.where(direction == 0, xx - rx, yy - ry)
-    cosmic = (across == 0) & (along >= 0) & (along < length)
-    cosmic_amp = (_log_uniform(rng, 20.0, 300.0, n) * cond.sigma_sci)[:, None, None]
-    # 2 bad column: one column through the centre, 10-60 sigma, in SCI (hence DIFF)
-    column = np.abs(xx - rx) < 0.5
-    column_amp = (rng.uniform(10.0, 60.0, n) * cond.sigma_sci * rng.choice([-1.0, 1.0], n))[:, None, None]
-    # 3 ghost: a diffuse ring of radius 4-10 px from an internal reflection, SCI only
-    radius = rng.uniform(4.0, 10.0, n)[:, None, None]
-    ring = np.exp(-0.5 * ((np.hypot(yy - cy[:, None, None], xx - cx[:, None, None]) - radius) / 1.5) ** 2)
-    ring_amp = (rng.uniform(3.0, 10.0, n) * cond.sigma_sci)[:, None, None]
-    # 4 cold pixel cluster: a dead 1-2 px spot in SCI, strongly negative in DIFF
-    cold = (np.abs(yy - ry) <= (length > 1)) & (np.abs(xx - rx) <= 0)
-    cold_amp = (rng.uniform(15.0, 40.0, n) * cond.sigma_sci)[:, None, None]
-
-    pick = [kind[:, None, None] == k for k in range(5)]
-    artefact_sci = np.where(pick[0], star_sci, 0.0)
-    artefact_sci += np.where(pick[1], cosmic * cosmic_amp, 0.0)
-    artefact_sci += np.where(pick[2], column * column_amp, 0.0)
-    artefact_sci += np.where(pick[3], ring * ring_amp, 0.0)
-    artefact_sci -= np.where(pick[4], cold * cold_amp, 0.0)
-    artefact_ref = np.where(pick[0], star_ref, 0.0)
-    artefact_ref_matched = np.where(pick[0], star_shifted, 0.0)
-
-    scene.sci += artefact_sci
-    scene.ref += artefact_ref
-    scene.ref_in_sci_psf += artefact_ref_matched
-    residual = np.abs(artefact_sci - artefact_ref_matched)
-    peak = residual.max(axis=(1, 2), keepdims=True)
-    scene.mask = residual > 0.2 * peak
+    kind = rng.integers(0, len(ARTEFACTS), cond.n)
+    cy, cx = rng.normal(0.0, 0.5, (2, cond.n))
+    rendered = [artefact(cond, rng, cy, cx) for artefact in ARTEFACTS]
+    chosen = [np.choose(kind[:, None, None], [r[part] for r in rendered]) for part in range(3)]
+    sci, ref, ref_matched = chosen
+    scene.sci += sci
+    scene.ref += ref
+    scene.ref_in_sci_psf += ref_matched
+    scene.flip |= kind == ARTEFACTS.index(_cold_pixels)
+    residual = np.abs(sci - ref_matched)
+    scene.mask = residual > 0.2 * residual.max(axis=(1, 2), keepdims=True)
     return scene
 
 
@@ -365,6 +413,7 @@ def _observe(scene: _Scene, cond: _Conditions, rng: np.random.Generator) -> np.n
     ref_noise = rng.standard_normal(scene.ref.shape) * np.sqrt(ref_var)
     ref = np.minimum(sky_r + scene.ref + ref_noise, sat)
     diff = (sci - sky_s) - scene.ref_in_sci_psf - ref_noise
+    diff = np.where(scene.flip[:, None, None], -diff, diff)
     raw = np.stack([sci, ref, diff], axis=-1).astype(np.float32)
     raw[scene.blank] = np.nan
     return raw
@@ -433,7 +482,7 @@ def simulate_triplets(n_per_subcategory: int | dict[str, int], seed: int,
         cond = _Conditions(counts[name], rng)
         scene = _RECIPES[name](cond, rng)
         raws.append(_observe(scene, cond, rng))
-        masks.append(scene.mask & ~scene.blank if name != "bogus_blanked" else scene.mask)
+        masks.append(scene.mask)
         names.extend([name] * counts[name])
     raw = np.concatenate(raws) if raws else np.zeros((0, SIZE, SIZE, 3), np.float32)
     mask = np.concatenate(masks) if masks else np.zeros((0, SIZE, SIZE), bool)
