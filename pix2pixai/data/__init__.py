@@ -27,6 +27,8 @@ _EXPORTS = {
     "cutouts_from_packet": "pix2pixai.data.alerts",
     "normalise_cutout": "pix2pixai.data.alerts",
     "triplets_from_raw_cutouts": "pix2pixai.data.alerts",
+    # synthetic surveys
+    "simulate_periodic": "pix2pixai.data.synthetic.periodic",
     # group names
     "CRTS_CLASSES": "pix2pixai.data.classes",
     "ZTF_SUBCATEGORIES": "pix2pixai.data.classes",

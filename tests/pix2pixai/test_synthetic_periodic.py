@@ -249,6 +249,7 @@ def test_ztf_bands_carry_the_class_colour():
         ({"n_per_class": {"Cepheid": 1}, "seed": 0}, "unknown CRTS class"),
         ({"n_per_class": {"EW": 1}, "seed": 0, "classes": ("EA",)}, "not in classes"),
         ({"n_per_class": 1, "seed": -3}, "seed"),
+        ({"n_per_class": 1, "seed": 0, "classes": ("RSCVn", "RS_CVn")}, "only once"),
         ({"n_per_class": 1, "seed": 0, "survey": "lsst"}, "expected one of crts, ztf"),
     ],
 )

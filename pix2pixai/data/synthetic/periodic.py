@@ -106,6 +106,8 @@ def simulate_periodic(
     list of LightCurve, grouped by class in ``classes`` order, ids ``sim-<survey>-<class>-<nnnnn>``.
     """
     names = tuple(canonical_class(c) for c in classes)
+    if len(set(names)) != len(names):
+        raise InputError(f"classes {list(classes)}: each class may appear only once")
     counts = _counts(n_per_class, names)
     if survey not in SURVEYS:
         raise InputError(f"survey {survey!r}: expected one of {', '.join(SURVEYS)}")
