@@ -20,6 +20,16 @@ _EXPORTS = {
     "DMDT_PRESETS": "pix2pixai.data.dmdt",
     "DmdtPreset": "pix2pixai.data.dmdt",
     "augment_noise": "pix2pixai.data.dmdt",
+    "augment_lightcurves": "pix2pixai.data.dmdt",
+    "dmdt_counts": "pix2pixai.data.dmdt",
+    "dmdt_from_lightcurves": "pix2pixai.data.dmdt",
+    "dmdt_multiband": "pix2pixai.data.dmdt",
+    "iter_dmdt_chunks": "pix2pixai.data.dmdt",
+    "get_preset": "pix2pixai.data.dmdt",
+    # cadence diagnostics
+    "CadenceReport": "pix2pixai.data.cadence",
+    "cadence_report": "pix2pixai.data.cadence",
+    "suggest_dt_edges": "pix2pixai.data.cadence",
     # ZTF alerts
     "triplet_from_alert": "pix2pixai.data.alerts",
     "read_braai_training_set": "pix2pixai.data.alerts",
