@@ -19,6 +19,7 @@ e.g. dmdt images). Multi-input models take a list (in ``model.inputs`` order) or
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -248,6 +249,17 @@ def score_model(model: Any, score: str = "logit", image_input: str | None = None
     if key not in per_model:
         per_model[key] = ScoreModel(model, score=score, image_input=image_input)
     return per_model[key]
+
+
+def input_generators(seed: int, image: np.ndarray) -> list[np.random.Generator]:
+    """One random generator per input, keyed by ``seed`` and the input's bytes.
+
+    Why: the random draws of an input (SmoothGrad noise, SHAP samples, noise baselines) then depend on
+    nothing but the seed and the input itself, so batching, chunking (e.g. streaming into a store) and
+    input order never change its map.
+    """
+    keys = [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little") for row in image]
+    return [np.random.default_rng([int(seed), key]) for key in keys]
 
 
 def batch_size_of(batch_size: int | None) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, path_integral, score_model
+from pix2pixai.producers.base import batch_size_of, input_generators, path_integral, score_model
 
 DEFAULT_SAMPLES = 256
 
@@ -49,7 +49,8 @@ def gradient_shap(
     ----------
     background : ``[M, H, W, C]`` reference inputs (e.g. a random training sample); required.
     n_samples : (background, path point) draws per input.
-    seed : seed of the draws; the same seed gives identical values whatever ``batch_size``.
+    seed : seed of the draws; each input's draws depend only on the seed and the input (see
+        :func:`pix2pixai.producers.base.input_generators`), so batching and chunking never change them.
     stratified : balanced backgrounds and stratified path points (default) or plain i.i.d. draws
         (backgrounds with replacement, ``a ~ U(0,1)``, as in ``shap.GradientExplainer``).
     batch_size : path points per compiled gradient call.
@@ -66,28 +67,30 @@ def gradient_shap(
     inputs = sm.inputs(x)
     t = sm.targets(inputs, targets, bs)
     n = len(inputs)
-    rng = np.random.default_rng(seed)
-    which, alpha = _plan(rng, n, len(bg), n_samples, stratified)
+    which, alpha = _plan(input_generators(seed, inputs.image), len(bg), n_samples, stratified)
     row_input = np.repeat(np.arange(n), n_samples)
     weight = np.full(row_input.size, 1.0 / n_samples, np.float32)
     return path_integral(sm, inputs, t, row_input, bg, which.ravel(), alpha.ravel(), weight, bs)
 
 
-def _plan(rng: np.random.Generator, n: int, n_background: int, n_samples: int,
+def _plan(rngs: list[np.random.Generator], n_background: int, n_samples: int,
           stratified: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Background indices and path fractions, both ``[n, n_samples]``, drawn input by input.
+    """Background indices and path fractions, both ``[n, n_samples]``, input ``i`` drawn from ``rngs[i]``.
 
     Stratified: the rows are passes over random permutations of the background; background ``j`` used
     ``r_j`` times gets one path fraction in each of ``r_j`` equal slices of ``[0, 1]`` (slice = its pass
     number), placed within the slice by a stratified variable shared out over the pass. Every fraction is
     marginally ``U(0, 1)``, so the estimator stays unbiased for any ``n_samples``.
     """
+    n = len(rngs)
     if not stratified:
-        return rng.integers(0, n_background, size=(n, n_samples)), rng.random((n, n_samples)).astype(np.float32)
+        which = np.array([rng.integers(0, n_background, n_samples) for rng in rngs], np.int64).reshape(n, n_samples)
+        alpha = np.array([rng.random(n_samples) for rng in rngs], np.float32).reshape(n, n_samples)
+        return which, alpha
     passes = np.arange(n_samples) // n_background
     which = np.empty((n, n_samples), np.int64)
     alpha = np.empty((n, n_samples), np.float64)
-    for i in range(n):
+    for i, rng in enumerate(rngs):
         which[i] = np.concatenate([rng.permutation(n_background) for _ in range(passes[-1] + 1)])[:n_samples]
         within = np.empty(n_samples)
         for p in range(passes[-1] + 1):

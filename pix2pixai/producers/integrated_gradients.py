@@ -23,7 +23,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, path_integral, score_model
+from pix2pixai.producers.base import batch_size_of, input_generators, path_integral, score_model
 
 RULES = ("middle", "trapezoid", "left", "right")
 BASELINES = ("zero", "blur", "uniform")
@@ -92,5 +92,6 @@ def make_baselines(image: np.ndarray, baseline: str, blur_sigma: float, seed: in
     if baseline == "uniform":
         lo = image.min(axis=(1, 2, 3), keepdims=True)
         hi = image.max(axis=(1, 2, 3), keepdims=True)
-        return (lo + (hi - lo) * np.random.default_rng(seed).random(image.shape)).astype(np.float32)
+        noise = np.array([rng.random(image.shape[1:]) for rng in input_generators(seed, image)]).reshape(image.shape)
+        return (lo + (hi - lo) * noise).astype(np.float32)
     raise InputError(f"baseline={baseline!r}: expected one of {BASELINES}")

@@ -6,8 +6,8 @@ per-pixel saliency is the max over channels, which :func:`pix2pixai.producers.re
 
 SmoothGrad averages the map over ``smooth_samples`` noisy copies ``x + eps``,
 ``eps ~ N(0, (smooth_noise * (max(x) - min(x)))^2)`` per input (the paper's noise level relative to
-the input's range): ``mean_s |dS_t/dx (x + eps_s)|``. The noise is drawn from ``seed``, so the same seed
-gives the same map.
+the input's range): ``mean_s |dS_t/dx (x + eps_s)|``. Each input's noise is drawn from ``seed`` and the
+input itself, so the same seed gives the same map whatever the batching.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, score_model
+from pix2pixai.producers.base import batch_size_of, input_generators, score_model
 
 
 def saliency(
@@ -46,16 +46,17 @@ def saliency(
     bs = batch_size_of(batch_size)
     inputs = sm.inputs(x)
     t = sm.targets(inputs, targets, bs)
-    rng = np.random.default_rng(seed)
     out = np.empty(inputs.image.shape, np.float32)
     for rows, batch in inputs.batches(bs):
         if smooth_samples == 0:
             out[rows] = np.abs(sm.gradients(batch.image, batch.others, t[rows])[1])
             continue
         span = batch.image.max(axis=(1, 2, 3), keepdims=True) - batch.image.min(axis=(1, 2, 3), keepdims=True)
+        rngs = input_generators(seed, batch.image)
         total = np.zeros(batch.image.shape, np.float32)
         for _ in range(smooth_samples):
-            noisy = batch.image + (rng.standard_normal(batch.image.shape) * smooth_noise * span).astype(np.float32)
+            noise = np.stack([rng.standard_normal(sm.image_shape, np.float32) for rng in rngs])
+            noisy = batch.image + noise * (smooth_noise * span)
             total += np.abs(sm.gradients(noisy, batch.others, t[rows])[1])
         out[rows] = total / smooth_samples
     return out
