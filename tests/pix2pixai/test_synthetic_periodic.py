@@ -74,6 +74,25 @@ def test_crts_cadence_matches_real_sampling():
     assert abs(night_sim - night_real) < 0.3 * night_real
 
 
+def test_crts_cadence_gives_the_real_dmdt_time_axis():
+    """The share of point pairs per dmdt dt bin depends on the cadence only: compare with real curves."""
+    from pix2pixai.data.dmdt import dmdt
+
+    real = _real_crts()
+    offsets = real["offsets"]
+    real_times = [real["mjd"][a:b] for a, b in zip(offsets[:-1:20], offsets[1::20])]
+    real_times = [t for t in real_times if t.min() > 40000]  # one real curve has a corrupted MJD
+    rng = np.random.default_rng(0)
+    sim_times = [crts_cadence(rng) for _ in range(250)]
+
+    def pairs_per_dt_bin(times: list[np.ndarray]) -> np.ndarray:
+        per_bin = dmdt(times, [np.zeros_like(t) for t in times], preset="crts").sum(axis=1)
+        return (per_bin / per_bin.sum(axis=1, keepdims=True)).mean(axis=0)
+
+    total_variation = 0.5 * np.abs(pairs_per_dt_bin(real_times) - pairs_per_dt_bin(sim_times)).sum()
+    assert total_variation < 0.06
+
+
 def test_ztf_cadence_alternates_bands_every_few_days():
     rng = np.random.default_rng(5)
     mjd, band = ztf_cadence(rng)
