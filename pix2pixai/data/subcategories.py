@@ -170,24 +170,24 @@ def subcategory_features(triplets: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _sharpness(diff: np.ndarray, search: np.ndarray) -> np.ndarray:
-    """1 - (mean of the 8 neighbours) / peak at the brightest DIFF pixel within ``search`` [H, W].
+def _sharpness(image: np.ndarray, search: np.ndarray) -> np.ndarray:
+    """1 - (mean of the 8 neighbours) / peak at the brightest pixel of ``image`` [N, H, W] within ``search``.
 
     For a Moffat PSF of FWHM 1.2-3.4 px the neighbours keep 25-70 % of the peak (sharpness ~0.3-0.75); a
     cosmic ray or hot pixel, narrower than the PSF, has sharpness near 1; a flat, diffuse ghost near 0.
     """
-    n, h, w = diff.shape
-    neighbour_mean = (ndimage.uniform_filter(diff, size=(1, 3, 3), mode="constant") * 9.0 - diff) / 8.0
-    flat_index = np.argmax(np.where(search[None], diff, -np.inf).reshape(n, -1), axis=1)
-    peak = diff.reshape(n, -1)[np.arange(n), flat_index]
+    n = len(image)
+    neighbour_mean = (ndimage.uniform_filter(image, size=(1, 3, 3), mode="constant") * 9.0 - image) / 8.0
+    flat_index = np.argmax(np.where(search[None], image, -np.inf).reshape(n, -1), axis=1)
+    peak = image.reshape(n, -1)[np.arange(n), flat_index]
     around = neighbour_mean.reshape(n, -1)[np.arange(n), flat_index]
     return np.where(peak > 0, 1.0 - around / np.where(peak > 0, peak, 1.0), 0.0)
 
 
-def _decide(features: dict[str, np.ndarray], labels: np.ndarray | None) -> np.ndarray:
+def _looks_real(f: dict[str, np.ndarray]) -> np.ndarray:
+    """A significant, PSF-like, positive central DIFF source that is no dipole, bad line or cold spot."""
     t = THRESHOLDS
-    f = features
-    looks_real = (
+    return (
         (f["central_snr"] >= t["central_snr"])
         & (f["sharpness"] < t["sharpness"])
         & (f["sharpness"] > t["diffuse"])
@@ -195,8 +195,12 @@ def _decide(features: dict[str, np.ndarray], labels: np.ndarray | None) -> np.nd
         & ((f["line_snr"] < t["line_snr"]) | (f["central_snr"] > f["line_snr"]))
         & (f["sci_central_snr"] > t["cold_sci_snr"])
     )
-    if labels is not None:
-        looks_real = labels.astype(bool)
+
+
+def _decide(f: dict[str, np.ndarray], labels: np.ndarray | None) -> np.ndarray:
+    """Subcategory names [N] from the features; ``labels`` (0/1), when given, fix the real/bogus side."""
+    t = THRESHOLDS
+    looks_real = labels.astype(bool) if labels is not None else _looks_real(f)
     host = (f["ref_central_snr"] >= t["ref_central_snr"]) & (f["ref_sharpness"] < t["ref_point_sharpness"])
     structured = (f["offcentre_fraction"] >= t["offcentre_fraction"]) | host
     faint = f["central_snr"] < t["faint_snr"]
