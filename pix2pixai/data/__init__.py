@@ -37,8 +37,13 @@ _EXPORTS = {
     "cutouts_from_packet": "pix2pixai.data.alerts",
     "normalise_cutout": "pix2pixai.data.alerts",
     "triplets_from_raw_cutouts": "pix2pixai.data.alerts",
+    # real/bogus subcategories
+    "assign_subcategories": "pix2pixai.data.subcategories",
+    "subcategory_features": "pix2pixai.data.subcategories",
     # synthetic surveys
     "simulate_periodic": "pix2pixai.data.synthetic.periodic",
+    "simulate_triplets": "pix2pixai.data.synthetic.triplets",
+    "TripletSet": "pix2pixai.data.synthetic.triplets",
     # group names
     "CRTS_CLASSES": "pix2pixai.data.classes",
     "ZTF_SUBCATEGORIES": "pix2pixai.data.classes",
