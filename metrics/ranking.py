@@ -38,7 +38,7 @@ def fidelity_ranking(generated: np.ndarray, targets: np.ndarray, data_range: flo
 
 
 def medoid_ranking(
-    generated: np.ndarray, data_range: float, *, memory_budget_bytes: int = 64 * 2**20
+    generated: np.ndarray, data_range: float, *, memory_budget_bytes: int = 128 * 2**20
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank by mean SSIM to every *other* generated map: ``score_i = (sum_j S_ij - S_ii) / (N - 1)``.
 

@@ -161,7 +161,7 @@ def ssim_all_pairs(
     win_size: int = 11,
     sigma: float = 1.5,
     border: Border = "valid",
-    memory_budget_bytes: int = 64 * 2**20,
+    memory_budget_bytes: int = 128 * 2**20,
 ) -> np.ndarray:
     """SSIM of every pair of maps, float64 [N, N] (symmetric), without N^2 separate filterings.
 
@@ -169,8 +169,8 @@ def ssim_all_pairs(
     cross term needs every pair: ``G(x_i * x_j) = G_h (x_i o x_j) G_w^T``. For a block of rows I and
     columns J it is two batched matrix products,
 
-    ``T[i, j, h, q] = sum_w x_i[h, w] x_j[h, w] G_w[q, w]`` (a GEMM per image row h), then
-    ``C[i, j, p, q] = sum_h G_h[p, h] T[i, j, h, q]``,
+    ``T[h, (i, q), j] = sum_w (x_i[h, w] G_w[q, w]) x_j[h, w]`` (a GEMM per image row h), then
+    ``C[p, (i, q, j)] = sum_h G_h[p, h] T[h, (i, q, j)]`` (one GEMM),
 
     i.e. ``2 H W W' + 2 H' H W'`` flops per pair (~76 k at 32x32), followed by the SSIM formula and
     the pixel mean fused into one pass (XLA-compiled TensorFlow, float64). Only blocks with ``J >= I``
@@ -182,7 +182,7 @@ def ssim_all_pairs(
     ----------
     maps : [N, H, W]
     data_range, win_size, sigma, border : as in :func:`ssim`.
-    memory_budget_bytes : working memory of one block (default 64 MiB).
+    memory_budget_bytes : working memory of one block (default 128 MiB).
 
     Returns
     -------
@@ -223,19 +223,30 @@ def _pair_block_kernel():
     """XLA-compiled SSIM of a block of pairs (TensorFlow imported on first use only).
 
     Inputs per side: maps [b, H, W], ``mu`` [b, H', W'], ``lum = mu^2 + C1/2``, ``con = var + C2/2``;
-    then C1, C2, G_h, G_w. Returns the mean SSIM [bi, bj]. Denominators are ``lum_i + lum_j`` and
-    ``con_i + con_j``.
+    then C1, C2, G_h [H', H], G_w [W', W]. Returns the mean SSIM [bi, bj]. The cross term is laid out
+    [H', bi, W', bj] (column index innermost) so that both products are plain GEMMs; denominators are
+    ``lum_i + lum_j`` and ``con_i + con_j``.
     """
     import tensorflow as tf
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    @tf.function(jit_compile=True)
     def kernel(x_i, mu_i, lum_i, con_i, x_j, mu_j, lum_j, con_j, c1, c2, gh, gw):
-        t = tf.einsum("ihw,jhw,qw->ijhq", x_i, x_j, gw)
-        cross = tf.einsum("ijhq,ph->ijpq", t, gh)
-        mumu = mu_i[:, None] * mu_j[None]
+        (bi, h, w), bj = x_i.shape, x_j.shape[0]
+        p, q = gh.shape[0], gw.shape[0]
+        weighted = tf.transpose(x_i[:, :, None, :] * gw[None, None], (1, 0, 2, 3))  # [H, bi, Q, W]
+        t = tf.matmul(tf.reshape(weighted, (h, -1, w)), tf.transpose(x_j, (1, 2, 0)))  # [H, bi*Q, bj]
+        cross = tf.reshape(tf.matmul(gh, tf.reshape(t, (h, -1))), (p, bi, q, bj))
+
+        def rows(v):  # [bi, P, Q] -> [P, bi, Q, 1]
+            return tf.transpose(v, (1, 0, 2))[:, :, :, None]
+
+        def cols(v):  # [bj, P, Q] -> [P, 1, Q, bj]
+            return tf.transpose(v, (1, 2, 0))[:, None]
+
+        mumu = rows(mu_i) * cols(mu_j)
         num = (2 * mumu + c1) * (2 * (cross - mumu) + c2)
-        den = (lum_i[:, None] + lum_j[None]) * (con_i[:, None] + con_j[None])
-        return tf.reduce_mean(num / den, axis=(2, 3))
+        den = (rows(lum_i) + cols(lum_j)) * (rows(con_i) + cols(con_j))
+        return tf.reduce_mean(num / den, axis=(0, 2))
 
     return kernel
 
