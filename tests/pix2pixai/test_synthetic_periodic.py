@@ -80,10 +80,10 @@ def test_crts_cadence_gives_the_real_dmdt_time_axis():
 
     real = _real_crts()
     offsets = real["offsets"]
-    real_times = [real["mjd"][a:b] for a, b in zip(offsets[:-1:20], offsets[1::20])]
+    real_times = [real["mjd"][a:b] for a, b in zip(offsets[:-1:40], offsets[1::40])]
     real_times = [t for t in real_times if t.min() > 40000]  # one real curve has a corrupted MJD
     rng = np.random.default_rng(0)
-    sim_times = [crts_cadence(rng) for _ in range(250)]
+    sim_times = [crts_cadence(rng) for _ in range(150)]
 
     def pairs_per_dt_bin(times: list[np.ndarray]) -> np.ndarray:
         per_bin = dmdt(times, [np.zeros_like(t) for t in times], preset="crts").sum(axis=1)
