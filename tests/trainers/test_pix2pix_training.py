@@ -15,7 +15,8 @@ from trainers.pix2pix import (
     train_generator, train_generators, valid_mask,
 )
 
-TINY = GeneratorConfig(ngf=4, ndf=4)
+#: Two U-Net levels keep tracing (the dominant cost on a loaded CPU) short; depth defaults are unit-tested.
+TINY = GeneratorConfig(ngf=4, ndf=4, depth=2)
 
 
 def _pairs(n: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -75,16 +76,33 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     resumed = train_generator(x, y, out_dir=tmp_path / "killed", **kwargs)
     assert all(np.array_equal(a, b) for a, b in zip(_weights(full), _weights(resumed)))
     assert resumed.history == full.history and len(full.history["g_l1"]) == 2
-    restarted = train_generator(x, y, out_dir=tmp_path / "killed", resume=False, **{**kwargs, "seed": 6})
-    assert not all(np.array_equal(a, b) for a, b in zip(_weights(full), _weights(restarted)))
 
 
-def test_saved_bundle_reloads_to_identical_outputs(tmp_path):
+@pytest.mark.slow
+def test_resume_false_starts_over(tmp_path):
     x, y = _pairs()
-    bundle = train_generator(x, y, signed=True, out_dir=tmp_path, epochs=1, batch_size=4, seed=0, config=TINY)
-    meta = json.loads((tmp_path / "generator.json").read_text())
+    kwargs = dict(signed=False, epochs=2, batch_size=4, seed=5, config=TINY, out_dir=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(x, y, callbacks=[_Kill()], **{**kwargs, "seed": 6})
+    restarted = train_generator(x, y, resume=False, **kwargs)
+    fresh = train_generator(x, y, resume=False, **{**kwargs, "out_dir": tmp_path / "fresh"})
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(fresh), _weights(restarted)))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(bundle, its directory, inputs): one signed generator shared by the inference tests."""
+    out_dir = tmp_path_factory.mktemp("generator")
+    x, y = _pairs()
+    bundle = train_generator(x, y - 0.3, signed=True, out_dir=out_dir, epochs=1, batch_size=4, seed=0, config=TINY)
+    return bundle, out_dir, x
+
+
+def test_saved_bundle_reloads_to_identical_outputs(trained):
+    bundle, out_dir, x = trained
+    meta = json.loads((out_dir / "generator.json").read_text())
     assert meta["original_hw"] == [22, 24] and meta["scale"]["signed"] is True and meta["seed"] == 0
-    loaded = load_generator(tmp_path)
+    loaded = load_generator(out_dir)
     assert loaded.scale == bundle.scale and loaded.config == TINY and loaded.history == bundle.history
     raw = bundle.predict(x)
     np.testing.assert_array_equal(loaded.predict(x), raw)
@@ -94,12 +112,11 @@ def test_saved_bundle_reloads_to_identical_outputs(tmp_path):
     with pytest.raises(ValueError, match=r"\[N, 22, 24, 1\]"):
         loaded.predict(np.zeros((2, 26, 26, 2)))
     with pytest.raises(FileNotFoundError, match="generator.keras"):
-        load_generator(tmp_path / "missing")
+        load_generator(out_dir / "missing")
 
 
-def test_inference_is_deterministic_and_mc_dropout_is_seeded(tmp_path):
-    x, y = _pairs()
-    bundle = train_generator(x, y, signed=False, out_dir=tmp_path, epochs=1, batch_size=4, seed=0, config=TINY)
+def test_inference_is_deterministic_and_mc_dropout_is_seeded(trained):
+    bundle, _, x = trained
     np.testing.assert_array_equal(bundle.predict_unit(x), bundle.predict_unit(x))
     mean, std = bundle.predict_unit(x, mc_samples=4, seed=1)
     again, _ = bundle.predict_unit(x, mc_samples=4, seed=1)
@@ -115,14 +132,12 @@ def test_shared_multi_job_training_equals_separate_runs(tmp_path):
     x, y = _pairs()
     other = np.sqrt(y)
     kwargs = dict(epochs=1, batch_size=4, seed=2, config=TINY)
-    jobs = [GeneratorJob(y, False, tmp_path / "a"), GeneratorJob(other, False, tmp_path / "b"),
-            GeneratorJob(y - 0.3, True, tmp_path / "c")]
-    shared = train_generators(x, jobs, **kwargs)
-    for job, bundle in zip(jobs, shared):
-        alone = train_generator(x, job.targets, signed=job.signed, out_dir=tmp_path / "alone" / job.out_dir.name,
-                                **kwargs)
-        assert all(np.array_equal(a, b) for a, b in zip(_weights(alone), _weights(bundle)))
-        assert load_generator(job.out_dir).scale == bundle.scale
+    jobs = [GeneratorJob(y, False, tmp_path / "a"), GeneratorJob(other, False, tmp_path / "b")]
+    first, second = train_generators(x, jobs, **kwargs)
+    alone = train_generator(x, other, signed=False, out_dir=tmp_path / "alone", **kwargs)
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(alone), _weights(second)))
+    assert not all(np.array_equal(a, b) for a, b in zip(_weights(first), _weights(second)))
+    assert load_generator(tmp_path / "b").scale == second.scale != first.scale
 
 
 def test_test_step_l1_is_mean_abs_error_over_original_pixels():
