@@ -96,6 +96,25 @@ def test_property_equals_histogram2d(times, mags):
     np.testing.assert_allclose(dmdt(t, m), reference_crts(t, m), rtol=1e-6, atol=1e-6)
 
 
+_custom_edges = st.lists(st.floats(-50, 50, allow_nan=False), min_size=2, max_size=9, unique=True).map(sorted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(dm_edges=_custom_edges, dt_edges=_custom_edges, data=st.data())
+def test_property_equals_histogram2d_for_custom_edges(dm_edges, dt_edges, data):
+    # values drawn on, beside and between arbitrary edges (narrow spans, negative dt edges, wide ranges)
+    def values(edges):
+        near_edge = st.sampled_from(edges).map(lambda e: e + data.draw(st.sampled_from([0.0, 1e-12, -1e-12])))
+        return st.lists(st.one_of(near_edge, st.floats(-60, 60, allow_nan=False)), min_size=12, max_size=12)
+
+    # a point at (0, 0): its pairs have dt = t_j and dm = +-m_j, so drawn edge values land on edges
+    t = np.array([0.0, *data.draw(values(dt_edges))])
+    m = np.array([0.0, *data.draw(values(dm_edges))])
+    expected = reference_counts(t, m, dm_edges, dt_edges)
+    counts = dmdt_module.dmdt_counts([t], [m], DmdtPreset("custom", dm_edges, dt_edges))[0]
+    np.testing.assert_array_equal(counts, expected)
+
+
 def test_many_blocks_and_flushes_give_the_same_counts(monkeypatch):
     rng = np.random.default_rng(1)
     curves = [random_curve(rng, int(n)) for n in rng.integers(2, 60, 25)]
