@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import keras
@@ -129,12 +130,14 @@ def test_inference_is_deterministic_and_mc_dropout_is_seeded(trained):
 
 
 def test_shared_multi_job_training_equals_separate_runs(tmp_path):
+    """Job 2 of a shared run (models reset, not rebuilt) == its own run (built in a strategy scope)."""
     x, y = _pairs()
     other = np.sqrt(y)
     kwargs = dict(epochs=1, batch_size=4, seed=2, config=TINY)
     jobs = [GeneratorJob(y, False, tmp_path / "a"), GeneratorJob(other, False, tmp_path / "b")]
     first, second = train_generators(x, jobs, **kwargs)
-    alone = train_generator(x, other, signed=False, out_dir=tmp_path / "alone", **kwargs)
+    alone = train_generator(x, other, signed=False, out_dir=tmp_path / "alone",
+                            strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), **kwargs)
     assert all(np.array_equal(a, b) for a, b in zip(_weights(alone), _weights(second)))
     assert not all(np.array_equal(a, b) for a, b in zip(_weights(first), _weights(second)))
     assert load_generator(tmp_path / "b").scale == second.scale != first.scale
@@ -159,3 +162,15 @@ def test_bad_training_data_is_rejected(tmp_path, targets, match):
     x, _ = _pairs()
     with pytest.raises(ValueError, match=match):
         train_generator(x, targets, signed=False, out_dir=tmp_path, epochs=1, config=TINY)
+
+
+def test_tensorboard_scalars_or_a_clear_error(tmp_path):
+    x, y = _pairs()
+    kwargs = dict(signed=False, out_dir=tmp_path / "gen", epochs=1, batch_size=4, config=TINY,
+                  log_dir=tmp_path / "tb")
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ValueError, match="tensorboard"):
+            train_generator(x, y, **kwargs)
+    else:
+        train_generator(x, y, **kwargs)
+        assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))

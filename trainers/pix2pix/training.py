@@ -24,6 +24,7 @@ trace per kind instead of per job.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,9 @@ def train_generators(inputs: np.ndarray, jobs: Sequence[GeneratorJob], *, epochs
     sub-directory per job (named after the job's ``out_dir``).
     """
     config = config or GeneratorConfig()
+    if log_dir is not None and importlib.util.find_spec("tensorboard") is None:
+        raise ValueError(f"log_dir={str(log_dir)!r} needs the tensorboard package (pip install tensorboard); "
+                         "pass log_dir=None to train without TensorBoard scalars")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got epochs={epochs}, batch_size={batch_size}")
     trainers: dict[bool, _GanTrainer] = {}
