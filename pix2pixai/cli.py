@@ -29,7 +29,7 @@ STEP_COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR chatter; Python errors still raise
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -181,7 +181,6 @@ def _read_curves(paths: Sequence[Path]):
 
 
 def _cmd_dmdt(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from pix2pixai import atomic
     from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt_from_lightcurves

@@ -16,6 +16,8 @@ This is the number that says whether pix2piXAI beats plain averaging; it is repo
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -108,9 +110,8 @@ def score_candidates(
 
 def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
     """Score every (group, method) class map of one survey against the plain aggregates."""
-    from pix2pixai.pipeline.steps import group_splits, load_classifier, method_params, reduced_maps, test_split
+    from pix2pixai.pipeline.steps import group_splits, load_classifier, method_params, test_split
     from pix2pixai.producers import explain, reduce_maps
-    from trainers.pix2pix import load_generator
 
     data, test_idx, _ = test_split(sdir)
     with np.load(sdir.classifier / "split.npz") as split:
@@ -128,7 +129,7 @@ def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
             stored = ClassMap.load(path)
             target = int(data.group_class[g])
             inputs = data.x[test_idx[split.classmap]]
-            scale = load_generator(sdir.generator_dir(group, method)).scale
+            scale = generator_scale(sdir.generator_dir(group, method))
             params = method_params(config, method, data, train_idx)
             rand_maps = explain(method, randomised_model, inputs, targets=np.full(len(inputs), target),
                                 score=config.explain.score, **params)
@@ -142,6 +143,14 @@ def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
                             "best_by_deletion": min(table, key=lambda k: table[k]["deletion_auc"]),
                             "best_by_insertion": max(table, key=lambda k: table[k]["insertion_auc"])})
     return results
+
+
+def generator_scale(directory: Path):
+    """The ``MapScale`` of a saved generator, read from its metadata without loading the network."""
+    from trainers.pix2pix import MapScale
+    from trainers.pix2pix.bundle import META_FILE
+
+    return MapScale.from_dict(json.loads((directory / META_FILE).read_text())["scale"])
 
 
 def _randomised_copy(model, seed: int):

@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from pix2pixai.figures.classifier import plot_confusion
+from pix2pixai.figures.classlevel import plot_class_level
 from pix2pixai.figures.classmaps import plot_class_map_grid
 from pix2pixai.figures.comparison import plot_comparison
 from pix2pixai.figures.panels import pick_examples, plot_input_panel
@@ -37,6 +38,7 @@ def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
         pngs += _panel_figures(sdir, data, figs, name)
         pngs += _training_figures(sdir, figs, name)
         pngs += _comparison_figures(sdir, figs, name)
+        pngs += _class_level_figures(sdir, data, figs)
         echo(f"[{name}] figures: {figs}")
     return pngs
 
@@ -114,3 +116,12 @@ def _comparison_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
     if not rows:
         return []
     return _png(plot_comparison(rows, figs / "comparison", title=f"{name}: which class map is most faithful?"))
+
+
+def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[Path]:
+    path = sdir.root / "classlevel.npz"
+    if not path.exists():
+        return []
+    with np.load(path) as stored:
+        return _png(plot_class_level(stored["lighting"], stored["actmax"], data.class_names, data.meta,
+                                     figs / "class_level"))

@@ -51,9 +51,9 @@ def plot_class_map_grid(
                     ax.set_title(method)
             axes[r, 0].annotate(group, xy=(-0.55 if is_dmdt else -0.15, 0.5), xycoords="axes fraction",
                                 rotation=90, ha="center", va="center", fontsize=8, fontweight="bold")
+        fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
         if title:
             fig.suptitle(title)
-        fig.tight_layout()
         return save_figure(fig, stem)
 
 

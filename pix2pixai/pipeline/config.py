@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from pix2pixai.errors import InputError
 
@@ -69,6 +69,8 @@ class ExplainConfig:
     shap_samples: int = 64
     shap_background: int = 64
     blanking_patch: int = 1
+    actmax_steps: int = 200
+    actmax_restarts: int = 4
     batch_size: int = 256
 
 
@@ -124,7 +126,7 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "demo": {
         "*": {
             "classifier": {"epochs": 12, "patience": 4},
-            "explain": {"shap_samples": 16, "shap_background": 16},
+            "explain": {"shap_samples": 16, "shap_background": 16, "actmax_steps": 40, "actmax_restarts": 2},
             "generator": {"ngf": 8, "ndf": 8, "epochs": 6, "batch_size": 16},
         },
         "dmdt": {"survey": {"n_per_group": 200}},

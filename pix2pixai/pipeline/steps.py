@@ -7,16 +7,14 @@ and its outputs exist. Steps: data -> classifier -> explain -> generators -> cla
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from pix2pixai import atomic
-from pix2pixai.classmaps import ClassMap, build_class_map, split_group
+from pix2pixai.classmaps import build_class_map, split_group
 from pix2pixai.errors import InputError
 from pix2pixai.pipeline.config import SIGNED_METHODS, RunConfig, expand_path
 from pix2pixai.pipeline.rundir import StepTimer, SurveyDir, fingerprint
@@ -24,7 +22,7 @@ from pix2pixai.pipeline.surveys import SurveyData, load_survey
 
 log = logging.getLogger(__name__)
 
-STEPS: tuple[str, ...] = ("data", "classifier", "explain", "generators", "classmaps", "compare")
+STEPS: tuple[str, ...] = ("data", "classifier", "explain", "classlevel", "generators", "classmaps", "compare")
 
 
 def run_step(name: str, config: RunConfig, sdir: SurveyDir, *, force: bool = False) -> dict[str, Any]:
@@ -140,13 +138,36 @@ def _explain(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     targets = np.asarray(data.group_class)[data.group[test_idx]]
     summary = {}
     sdir.maps.parent.mkdir(parents=True, exist_ok=True)
-    with MapStore.create(sdir.maps, provenance={"model_file": "classifier/model.keras", **data.meta}) as store:
+    edges = {k[:-6]: np.asarray(v) for k, v in data.meta.items() if k.endswith("_edges")}
+    provenance = {"model_file": "classifier/model.keras", "survey": config.survey.name, "kind": data.meta.get("kind")}
+    with MapStore.create(sdir.maps, provenance=provenance, model=model, bin_edges=edges or None) as store:
         for method in tqdm(config.explain.methods, desc=f"{config.survey.name}: explain", unit="method"):
             params = method_params(config, method, data, train_idx)
             maps = explain(method, model, x, targets=targets, score=config.explain.score, **params)
             store.write(method, maps, targets=targets, index=test_idx, params=_jsonable(params), seed=config.seed)
             summary[method] = {"shape": list(maps.shape), "mean_abs": float(np.abs(maps).mean())}
     return summary
+
+
+def _classlevel(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
+    """Class-level producers of the seed work: lighting and activation maximisation.
+
+    Activation maximisation is bounded per pixel by the training data's range, so that the
+    optimised input stays a plausible member of the input space.
+    """
+    from pix2pixai.producers import explain_class
+
+    data = SurveyData.load(sdir.data, sdir.data_meta)
+    with np.load(sdir.classifier / "split.npz") as split:
+        train = data.x[split["train"]]
+    model = load_classifier(sdir)
+    classes = list(range(len(data.class_names)))
+    lighting = explain_class("lighting", model, classes=classes, value=float(np.percentile(train[train > 0], 99))
+                             if np.any(train > 0) else 1.0)
+    actmax = explain_class("actmax", model, classes=classes, bounds=(train.min(axis=0), train.max(axis=0)),
+                           steps=config.explain.actmax_steps, restarts=config.explain.actmax_restarts, seed=config.seed)
+    atomic.save_npz(sdir.root / "classlevel.npz", lighting=lighting, actmax=actmax)
+    return {"lighting": list(lighting.shape), "actmax": list(actmax.shape)}
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +203,8 @@ def group_splits(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
 
 
 def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
-    from trainers.pix2pix import GeneratorConfig, train_generator
+    """One generator per (group, method); the methods of a group share one input pipeline."""
+    from trainers.pix2pix import GeneratorConfig, GeneratorJob, train_generators
 
     data, test_idx, _ = test_split(sdir)
     splits = group_splits(config, sdir)
@@ -190,17 +212,16 @@ def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     gc = config.generator
     gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
     x = data.x[test_idx]
-    jobs = [(g, m) for g, s in splits.items() if not s.skipped for m in config.explain.methods]
-    summary: dict[str, Any] = {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped}, "trained": []}
     maps = {m: reduced_maps(sdir, m) for m in config.explain.methods}
-    for group, method in tqdm(jobs, desc=f"{config.survey.name}: generators", unit="gen"):
+    summary: dict[str, Any] = {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped}, "trained": []}
+    groups = [g for g, s in splits.items() if not s.skipped]
+    for group in tqdm(groups, desc=f"{config.survey.name}: generators", unit="group"):
         idx = splits[group].train
-        train_generator(
-            x[idx], maps[method][idx][..., None], signed=method in SIGNED_METHODS,
-            out_dir=sdir.generator_dir(group, method), epochs=gc.epochs, batch_size=gc.batch_size,
-            seed=config.seed, flip=gc.flip, config=gen_config, verbose=0,
-        )
-        summary["trained"].append(f"{group}/{method}")
+        jobs = [GeneratorJob(targets=maps[m][idx][..., None], signed=m in SIGNED_METHODS,
+                             out_dir=sdir.generator_dir(group, m)) for m in config.explain.methods]
+        train_generators(x[idx], jobs, epochs=gc.epochs, batch_size=gc.batch_size, seed=config.seed, flip=gc.flip,
+                         config=gen_config, verbose=0)
+        summary["trained"] += [f"{group}/{m}" for m in config.explain.methods]
     return summary
 
 
@@ -219,10 +240,10 @@ def _classmaps(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
                 continue
             bundle = load_generator(sdir.generator_dir(group, method))
             scale = bundle.scale
-            generated = bundle.predict_unit(x[split.classmap])[..., 0]
-            targets = scale.to_unit(maps[split.classmap])
             held_gen = bundle.predict_unit(x[split.heldout])[..., 0]
             held_true = scale.to_unit(maps[split.heldout])
+            in_map = np.isin(split.heldout, split.classmap)
+            generated, targets = held_gen[in_map], held_true[in_map]
             cmap = build_class_map(
                 generated, targets, data_range=scale.data_range, ranking=config.classmaps.ranking,
                 top_k=config.classmaps.top_k, heldout_generated=held_gen, heldout_targets=held_true,
@@ -251,6 +272,7 @@ def _table(config: RunConfig, sdir: SurveyDir):
         "data": ([], [sdir.data, sdir.data_meta]),
         "classifier": ([sdir.data], [sdir.classifier / "model.keras", sdir.classifier / "predictions.npz"]),
         "explain": ([sdir.classifier / "predictions.npz", sdir.classifier / "model.keras"], [sdir.maps]),
+        "classlevel": ([sdir.data, sdir.classifier / "model.keras"], [sdir.root / "classlevel.npz"]),
         "generators": ([sdir.data, sdir.classifier / "predictions.npz", sdir.maps], [sdir.generators / "splits.json"]),
         "classmaps": ([sdir.generators / "splits.json", sdir.maps], [sdir.classmaps / "index.json"]),
         "compare": ([sdir.classmaps / "index.json"], [sdir.compare / "comparison.json"]),
@@ -259,11 +281,12 @@ def _table(config: RunConfig, sdir: SurveyDir):
         "data": {"survey": cfg["survey"]},
         "classifier": {"classifier": cfg["classifier"]},
         "explain": {"explain": cfg["explain"]},
+        "classlevel": {"actmax_steps": cfg["explain"]["actmax_steps"], "restarts": cfg["explain"]["actmax_restarts"]},
         "generators": {"generator": cfg["generator"], "classmaps": cfg["classmaps"], "methods": cfg["explain"]["methods"]},
         "classmaps": {"classmaps": cfg["classmaps"]},
         "compare": {"classmaps": cfg["classmaps"]},
     }
-    funcs = {"data": _data, "classifier": _classifier, "explain": _explain, "generators": _generators,
+    funcs = {"data": _data, "classifier": _classifier, "explain": _explain, "classlevel": _classlevel, "generators": _generators,
              "classmaps": _classmaps, "compare": _compare}
     return {name: (sections[name], *upstream[name], funcs[name]) for name in STEPS}
 
