@@ -71,6 +71,7 @@ def train_classifier(
     class_weight: Literal["balanced"] | None = "balanced",
     patience: int = 5,
     oversample: Oversampler | None = None,
+    oversample_to: int | None = None,
     strategy: Any = None,
     learning_rate: float = 1e-3,
     verbose: int = 0,
@@ -80,9 +81,10 @@ def train_classifier(
 
     Steps: seed everything (:func:`trainers.determinism.enable_determinism`); hold out a stratified
     ``val_fraction`` of each class for validation (0 = no validation, early stopping then monitors
-    the training loss); if ``oversample`` is given, top every training class up to the largest class
-    with ``oversample(x_class, n_needed, rng)`` (for dmdts the data layer passes noise-augmented
-    re-binning of the class's light curves, the original recipe); weight each sample's loss by
+    the training loss); if ``oversample`` is given, top every training class up to ``oversample_to``
+    members (default: the largest class's count) with ``oversample(x_class, n_needed, rng)`` (for
+    dmdts the data layer passes noise-augmented re-binning of the class's light curves, the original
+    recipe; an ``oversample_to`` above the largest count augments every class); weight each sample's loss by
     ``N / (K * n_class)`` when ``class_weight="balanced"``; compile with Adam and (sparse)
     categorical or binary cross-entropy; fit with early stopping after ``patience`` epochs without
     improvement; restore the best epoch.
@@ -121,7 +123,8 @@ def train_classifier(
     else:
         train_idx, validation = np.arange(len(y)), None
     x_train, y_train = x[train_idx], y[train_idx]
-    x_train, y_train, n_extra = _oversample(x_train, y_train, n_classes, oversample, np.random.default_rng(seed))
+    x_train, y_train, n_extra = _oversample(x_train, y_train, n_classes, oversample, oversample_to,
+                                            np.random.default_rng(seed))
     counts = np.bincount(y_train, minlength=n_classes)
     weights = _balanced_weights(counts) if class_weight == "balanced" else None
     sample_weight = None if weights is None else np.array([weights[k] for k in range(n_classes)])[y_train]
@@ -287,14 +290,16 @@ def _check_training_inputs(model: keras.Model, x: np.ndarray, y: np.ndarray,
 
 
 def _oversample(x: np.ndarray, y: np.ndarray, n_classes: int, oversample: Oversampler | None,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-    """Top every class up to the largest class's count with ``oversample``'s new samples."""
+                target: int | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Top every present class up to ``target`` members (default: the largest class's count) with
+    ``oversample``'s new samples."""
     if oversample is None:
         return x, y, 0
     counts = np.bincount(y, minlength=n_classes)
+    target = int(counts.max()) if target is None else int(target)
     extra_x, extra_y = [x], [y]
-    for c in np.flatnonzero((counts > 0) & (counts < counts.max())):
-        needed = int(counts.max() - counts[c])
+    for c in np.flatnonzero((counts > 0) & (counts < target)):
+        needed = int(target - counts[c])
         new = np.asarray(oversample(x[y == c], needed, rng), dtype=np.float32)
         if new.shape != (needed, *x.shape[1:]):
             raise ValueError(f"oversample returned shape {new.shape} for class {c}; expected {(needed, *x.shape[1:])}")

@@ -95,6 +95,9 @@ def test_oversampling_tops_classes_up_and_weights_are_sklearn_balanced(tmp_path)
                               batch_size=64, patience=1, oversample=jitter, class_weight=None)
     assert len(set(result.train_counts)) == 1 and result.n_oversampled == sum(calls) > 0
     assert result.class_weight is None
+    result = train_classifier(dmdt_cnn(n_classes=3), x, y, class_names=NAMES, out_dir=tmp_path / "o2", seed=0,
+                              epochs=1, batch_size=64, oversample=jitter, oversample_to=100)
+    assert result.train_counts == [100, 100, 100]
 
     result = _train(tmp_path, "w", epochs=1)
     train_counts = np.array(result.train_counts)
