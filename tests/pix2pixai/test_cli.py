@@ -76,3 +76,12 @@ def test_dmdt_command_on_a_real_crts_csv(tmp_path):
     image = np.load(out)
     assert image.shape == (22, 24)
     assert image.sum() > 0
+
+
+def test_cadence_command_prints_table_and_writes_figure(tmp_path, capsys):
+    folder = shared_path("crts-lightcurves-kvmu", "csv_examples")
+    out = tmp_path / "cadence.png"
+    assert main(["cadence", str(folder), "--preset", "crts", "--bins", "12", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "KL divergence" in printed and "suggested dt edges" in printed
+    assert out.exists() and out.with_suffix(".pdf").exists()
