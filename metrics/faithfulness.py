@@ -55,7 +55,11 @@ def removal_rank(maps: np.ndarray) -> np.ndarray:
     return rank.reshape(maps.shape)
 
 
-def _curve(score_fn, inputs, maps, *, delete_fn, steps, batch_size, insertion: bool):
+def _curve(
+    score_fn: ScoreFn, inputs: np.ndarray, maps: np.ndarray, *, delete_fn: DeleteFn, steps: int, batch_size: int,
+    insertion: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared body of the deletion (remove the top pixels) and insertion (remove all but the top) curves."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
     if batch_size < 1:

@@ -199,7 +199,9 @@ def ssim_all_pairs(
     c1, c2 = (K1 * r) ** 2, (K2 * r) ** 2
     mu = _filter(gh, gw, x)
     var = _filter(gh, gw, x * x) - mu**2
-    block = max(1, min(n, int(np.sqrt(max(1, memory_budget_bytes) / ((h * q + p * q) * 8)))))
+    # Block side: from the budget, but never beyond N rounded up to 16, so that groups of similar
+    # size share one compiled kernel.
+    block = max(1, min(-(-n // 16) * 16, int(np.sqrt(max(1, memory_budget_bytes) / ((h * q + p * q) * 8)))))
     n_pad = -(-n // block) * block
     # Zero-padded maps keep the formula finite (denominators >= C1 C2 > 0); their rows are dropped.
     per_map = [np.concatenate([v, np.zeros((n_pad - n,) + v.shape[1:])]) for v in (x, mu, mu**2 + c1 / 2, var + c2 / 2)]

@@ -112,6 +112,8 @@ def test_all_pairs_equals_pair_loop(border):
     assert got.shape == (11, 11) and got.dtype == np.float64
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
     np.testing.assert_array_equal(got, got.T)
+    np.testing.assert_array_equal(got, ssim_all_pairs(maps, 1.0, border=border, memory_budget_bytes=4 * 22 * 24 * 8 * 3))
+    np.testing.assert_allclose(ssim_all_pairs(maps, 1.0, border=border), got, rtol=0, atol=1e-12)  # one padded block
     if border == "valid":
         np.testing.assert_allclose(got[2], [skimage_ssim(maps[2], y, 1.0) for y in maps], atol=1e-6)
 
