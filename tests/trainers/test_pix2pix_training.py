@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 from trainers.determinism import enable_determinism
 from trainers.pix2pix import (
-    GeneratorConfig, GeneratorJob, Pix2Pix, build_discriminator, build_generator, epoch_batches, load_generator,
+    GeneratorBundle, GeneratorConfig, GeneratorJob, MapScale, Pix2Pix, build_discriminator, build_generator, epoch_batches, load_generator,
     train_generator, train_generators, valid_mask,
 )
 
@@ -80,14 +81,19 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_false_starts_over(tmp_path):
+def test_stale_checkpoints_are_discarded(tmp_path):
+    """Checkpoints of another run (here: another seed) are never resumed: warned (resume=True) or deleted."""
     x, y = _pairs()
-    kwargs = dict(signed=False, epochs=2, batch_size=4, seed=5, config=TINY, out_dir=tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        train_generator(x, y, callbacks=[_Kill()], **{**kwargs, "seed": 6})
-    restarted = train_generator(x, y, resume=False, **kwargs)
-    fresh = train_generator(x, y, resume=False, **{**kwargs, "out_dir": tmp_path / "fresh"})
-    assert all(np.array_equal(a, b) for a, b in zip(_weights(fresh), _weights(restarted)))
+    kwargs = dict(signed=False, epochs=2, batch_size=4, config=TINY)
+    fresh = train_generator(x, y, out_dir=tmp_path / "fresh", seed=5, **kwargs)
+    for name, resume in (("resumed", True), ("restarted", False)):
+        with pytest.raises(KeyboardInterrupt):
+            train_generator(x, y, out_dir=tmp_path / name, seed=6, callbacks=[_Kill()], **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = train_generator(x, y, out_dir=tmp_path / name, seed=5, resume=resume, **kwargs)
+        assert any("other settings" in str(w.message) for w in caught) == resume
+        assert all(np.array_equal(a, b) for a, b in zip(_weights(fresh), _weights(again)))
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +180,14 @@ def test_tensorboard_scalars_or_a_clear_error(tmp_path):
     else:
         train_generator(x, y, **kwargs)
         assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_mc_dropout_keeps_batch_norm_in_inference_mode():
+    """Without dropout layers, MC passes must equal deterministic inference (running BN statistics)."""
+    config = GeneratorConfig(ngf=4, depth=3, dropout=0.0)
+    bundle = GeneratorBundle(generator=build_generator(32, 1, signed=False, config=config),
+                             scale=MapScale(scale=1.0, signed=False), config=config, original_hw=(22, 24), seed=0)
+    x, _ = _pairs(6)
+    mean, std = bundle.predict_unit(x, mc_samples=2)
+    np.testing.assert_allclose(mean, bundle.predict_unit(x), atol=1e-6)
+    assert std.max() <= 1e-6

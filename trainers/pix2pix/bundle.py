@@ -53,13 +53,8 @@ class GeneratorBundle:
             out = self.generator.predict(padded, batch_size=batch_size, verbose=0)
             return crop(out, self.original_hw)
         self._seed_dropout(self.seed if seed is None else seed)
-        samples = np.stack([
-            np.concatenate([self._mc_forward(tf.constant(padded[i:i + batch_size])).numpy()
-                            for i in range(0, len(padded), batch_size)])
-            for _ in range(mc_samples)
-        ])
-        samples = crop(samples.reshape(-1, *samples.shape[2:]), self.original_hw).reshape(
-            mc_samples, len(padded), *self.original_hw, 1)
+        samples = np.stack([crop(self._stochastic_maps(padded, batch_size), self.original_hw)
+                            for _ in range(mc_samples)])
         return samples.mean(axis=0), samples.std(axis=0)
 
     def predict(self, inputs: np.ndarray, *, mc_samples: int = 0, batch_size: int = 256,
@@ -90,10 +85,16 @@ class GeneratorBundle:
 
     def _stochastic_pass(self, x: tf.Tensor) -> tf.Tensor:
         """Dropout on, batch norm frozen: Keras 3 BatchNormalization uses running statistics when
-        ``trainable`` is False even under ``training=True``."""
+        ``trainable`` is False even under ``training=True`` (see ``_seed_dropout``)."""
         return self.generator(x, training=True)
 
+    def _stochastic_maps(self, padded: np.ndarray, batch_size: int) -> np.ndarray:
+        """One Monte-Carlo dropout pass over all inputs, in batches: [N, S, S, 1]."""
+        return np.concatenate([self._mc_forward(tf.constant(padded[i:i + batch_size])).numpy()
+                               for i in range(0, len(padded), batch_size)])
+
     def _seed_dropout(self, seed: int) -> None:
+        """Freeze the (inference-only) generator and set every dropout RNG state from ``seed``."""
         self.generator.trainable = False
         for k, layer in enumerate(self.generator.layers):
             if isinstance(layer, keras.layers.Dropout):

@@ -57,10 +57,14 @@ class Pix2Pix(keras.Model):
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, *,
                 loss: str = "vanilla", l1_weight: float = 100.0, **kwargs) -> None:
-        """Set both optimisers and the GAN loss; builds optimiser slots so checkpoints restore into them."""
+        """Set both optimisers and the GAN loss; builds optimiser slots so checkpoints restore into them.
+
+        Keras's own ``optimizer`` attribute (read by callbacks, e.g. for the step count) is the
+        generator's.
+        """
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        super().compile(**kwargs)
+        super().compile(optimizer=g_optimizer, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.gan_loss = loss

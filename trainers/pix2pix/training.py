@@ -24,8 +24,11 @@ trace per kind instead of per job.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -38,12 +41,14 @@ from trainers.determinism import enable_determinism
 from trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator
 from trainers.pix2pix.bundle import GeneratorBundle
 from trainers.pix2pix.callbacks import EpochCheckpoint, GanHealthMonitor, read_history
+from trainers.pix2pix.io import write_json_atomic
 from trainers.pix2pix.model import Pix2Pix
 from trainers.pix2pix.padding import pow2_side, valid_mask
 from trainers.pix2pix.scaling import MapScale
 
 CHECKPOINT_DIR = "checkpoints"
 HISTORY_FILE = "history.json"
+SETTINGS_FILE = "settings.json"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,19 @@ def _random_flips(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tenso
         x = tf.where(where, tf.reverse(x, [axis]), x)
         y = tf.where(where, tf.reverse(y, [axis]), y)
     return x, y
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    """SHA-256 of the arrays' shapes and bytes: which data a checkpoint was trained on."""
+    sha = hashlib.sha256()
+    for array in arrays:
+        sha.update(str(array.shape).encode())
+        sha.update(np.ascontiguousarray(array).tobytes())
+    return sha.hexdigest()
+
+
+def _read_json(path: Path) -> object:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _validate(inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +157,22 @@ class _GanTrainer:
 
     def fit(self, inputs: np.ndarray, unit_targets: np.ndarray, out_dir: Path, *, epochs: int, batch_size: int,
             seed: int, flip: bool, resume: bool, verbose: int, log_dir: str | Path | None,
-            callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, list[float]]:
-        """Train into ``out_dir`` (resuming from its checkpoints if asked); return the per-epoch history."""
+            callbacks: Sequence[keras.callbacks.Callback], run_settings: dict) -> dict[str, list[float]]:
+        """Train into ``out_dir`` (resuming from its checkpoints if asked); return the per-epoch history.
+
+        Checkpoints are only resumed when ``run_settings`` (everything but the epoch count) and a
+        digest of the data match those they were written with; otherwise training starts over
+        with a warning, since continuing another run's optimiser state would be wrong.
+        """
         ckpt_dir = out_dir / CHECKPOINT_DIR
+        settings = {**run_settings, "data_sha256": _digest(inputs, unit_targets)}
+        if resume and ckpt_dir.exists() and _read_json(ckpt_dir / SETTINGS_FILE) != settings:
+            warnings.warn(f"{ckpt_dir}: checkpoints were written with other settings or data; starting over",
+                          stacklevel=3)
+            resume = False
         if not resume and ckpt_dir.exists():
             shutil.rmtree(ckpt_dir)
+        write_json_atomic(ckpt_dir / SETTINGS_FILE, settings)
         manager = tf.train.CheckpointManager(self.checkpoint, str(ckpt_dir), max_to_keep=1)
         if resume and manager.latest_checkpoint:
             self.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -226,8 +255,11 @@ def train_generators(inputs: np.ndarray, jobs: Sequence[GeneratorJob], *, epochs
         trainer = trainers[job.signed]
         out_dir = Path(job.out_dir)
         job_log = None if log_dir is None else Path(log_dir) / out_dir.name
+        run_settings = {"config": config.to_dict(), "scale": scale.to_dict(), "seed": int(seed),
+                        "batch_size": int(batch_size), "flip": bool(flip)}
         history = trainer.fit(x, scale.to_unit(y), out_dir, epochs=epochs, batch_size=batch_size, seed=seed,
-                              flip=flip, resume=resume, verbose=verbose, log_dir=job_log, callbacks=callbacks)
+                              flip=flip, resume=resume, verbose=verbose, log_dir=job_log, callbacks=callbacks,
+                              run_settings=run_settings)
         generator = keras.models.clone_model(trainer.model.generator)
         generator.set_weights(trainer.model.generator.get_weights())
         bundle = GeneratorBundle(generator=generator, scale=scale, config=config, original_hw=hw, seed=seed,
