@@ -20,7 +20,7 @@ import numpy as np
 
 from pix2pixai.errors import InputError
 
-__all__ = ["explain", "explain_class", "reduce_maps", "METHODS", "CLASS_METHODS"]
+__all__ = ["CLASS_METHODS", "METHODS", "explain", "explain_class", "reduce_maps"]
 
 METHODS = ("gradcam", "gradcam++", "saliency", "integrated-gradients", "blanking", "shap")
 CLASS_METHODS = ("lighting", "actmax")

@@ -51,11 +51,11 @@ class Inputs:
     def __len__(self) -> int:
         return int(self.image.shape[0])
 
-    def take(self, rows: slice | np.ndarray) -> "Inputs":
+    def take(self, rows: slice | np.ndarray) -> Inputs:
         """The rows ``rows`` of the image and of every other input."""
         return Inputs(self.image[rows], {k: v[rows] for k, v in self.others.items()})
 
-    def batches(self, batch_size: int) -> Iterator[tuple[slice, "Inputs"]]:
+    def batches(self, batch_size: int) -> Iterator[tuple[slice, Inputs]]:
         """Consecutive ``(rows, batch)`` pairs of at most ``batch_size`` inputs."""
         for start in range(0, len(self), batch_size):
             rows = slice(start, min(start + batch_size, len(self)))
@@ -78,9 +78,10 @@ class ScoreModel:
         self.score = score
         self.input_names = [t.name for t in model.inputs]
         self.image_input = _pick_image_input(self.input_names, image_input)
-        self.image_shape = tuple(int(d) for d in model.inputs[self.input_names.index(self.image_input)].shape[1:])
-        if len(self.image_shape) != 3 or any(d is None for d in self.image_shape):
-            raise InputError(f"input {self.image_input!r} has shape {self.image_shape}: expected a fixed (H, W, C) image")
+        shape = tuple(model.inputs[self.input_names.index(self.image_input)].shape[1:])
+        if len(shape) != 3 or any(d is None for d in shape):
+            raise InputError(f"input {self.image_input!r} has shape {shape}: expected a fixed (H, W, C) image")
+        self.image_shape = tuple(int(d) for d in shape)
         self.head = model.layers[-1]
         self.head_activation = _head_activation(self.head)
         self._features = keras.Model(model.inputs, self.head.input)
@@ -106,9 +107,10 @@ class ScoreModel:
         return tf.nn.softmax(z, axis=-1)
 
     def _pre_activation(self, features: Any) -> Any:
+        import keras
         import tensorflow as tf
 
-        if hasattr(self.head, "kernel") and self.head.__class__.__name__ == "Dense":
+        if isinstance(self.head, keras.layers.Dense):
             z = tf.matmul(features, self.head.kernel)
             return z + self.head.bias if self.head.use_bias else z
         if self.head_activation == "linear":
@@ -239,7 +241,7 @@ def target_scores(scores: Any, targets: Any) -> Any:
     return tf.gather(scores, tf.cast(targets, tf.int32), axis=1, batch_dims=1)
 
 
-_SCORE_MODELS: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], ScoreModel]]" = weakref.WeakKeyDictionary()
+_SCORE_MODELS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], ScoreModel]] = weakref.WeakKeyDictionary()
 
 
 def score_model(model: Any, score: str = "logit", image_input: str | None = None) -> ScoreModel:

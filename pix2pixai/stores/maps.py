@@ -26,7 +26,8 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class MapStore:
     # ------------------------------------------------------------------------------ opening
     @classmethod
     def create(cls, path: str | Path, provenance: dict[str, Any] | None = None, *, model: Any = None,
-               bin_edges: dict[str, np.ndarray] | None = None) -> "MapStore":
+               bin_edges: dict[str, np.ndarray] | None = None) -> MapStore:
         """Start a store at ``path`` (written to ``<path>.partial``), or resume an unfinished one.
 
         Parameters
@@ -83,7 +84,7 @@ class MapStore:
         return cls(h5, path, writable=True)
 
     @classmethod
-    def open(cls, path: str | Path) -> "MapStore":
+    def open(cls, path: str | Path) -> MapStore:
         """Open a finished store read-only."""
         import h5py
 
@@ -97,10 +98,11 @@ class MapStore:
             raise InputError(f"{path}: not a map store (format {FORMAT!r} expected)")
         return cls(h5, path, writable=False)
 
-    def __enter__(self) -> "MapStore":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import keras
 import numpy as np
 import pytest
 
@@ -44,12 +43,11 @@ def test_round_trip_with_provenance_edges_and_indexed_reads(tmp_path):
 def test_crash_leaves_partial_that_resumes_only_missing_chunks(tmp_path):
     path = tmp_path / "maps.h5"
     maps = _maps(9)
-    with pytest.raises(RuntimeError):
-        with MapStore.create(path, {"run": 1}) as store:
-            store.begin("saliency", maps.shape[1:], chunk=4)
-            store.write_chunk("saliency", 0, maps[:4])
-            store.write_chunk("saliency", 2, maps[8:])
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), MapStore.create(path, {"run": 1}) as store:
+        store.begin("saliency", maps.shape[1:], chunk=4)
+        store.write_chunk("saliency", 0, maps[:4])
+        store.write_chunk("saliency", 2, maps[8:])
+        raise RuntimeError("killed")
     assert not path.exists()
     with pytest.raises(InputError, match="unfinished"):
         MapStore.open(path)

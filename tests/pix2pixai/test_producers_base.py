@@ -18,7 +18,7 @@ from tests.conftest import shared_path
 
 
 # ------------------------------------------------------------------------------ shared models
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crts() -> tuple[keras.Model, np.ndarray]:
     from trainers import load_legacy_model
 
@@ -38,7 +38,7 @@ def crts_dmdts() -> np.ndarray:
     return _crts()[1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def braai() -> tuple[keras.Model, np.ndarray]:
     """The real braai d6_m7 VGG6 (single sigmoid) and 39 real normalised ZTF triplets."""
     from trainers import load_legacy_model

@@ -14,7 +14,7 @@ from tests.pix2pixai.test_producers_base import crts_cnn, crts_dmdts, tiny_cnn
 def naive_blanking(model, x, targets, patch, stride, baseline, per_channel):
     """Reference: every window (every channel) occluded one at a time, no skipping, no batching tricks."""
     sm = score_model(model)
-    n, h, w, c = x.shape
+    _, h, w, c = x.shape
     clean = sm.target_scores(x, {}, targets)
     total = np.zeros(x.shape, np.float64)
     count = np.zeros((h, w), np.float64)
