@@ -23,7 +23,12 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.inspection.activations import CONV_LAYERS, POOLING_LAYERS, layer_activations, model_images
+from pix2pixai.inspection.activations import (
+    CONV_LAYERS,
+    POOLING_LAYERS,
+    layer_activations,
+    model_images,
+)
 from pix2pixai.producers.base import batch_size_of
 
 #: Layers that act on each pixel separately, so they do not change a receptive field.

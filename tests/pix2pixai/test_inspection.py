@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from pix2pixai.errors import InputError
-from pix2pixai.inspection import (activation_maps, first_layer_filters, max_activating_patches, nearest_neighbours,
-                                  penultimate_features, receptive_field, spatial_layers, tsne_embedding)
+from pix2pixai.inspection import (
+    activation_maps,
+    first_layer_filters,
+    max_activating_patches,
+    nearest_neighbours,
+    penultimate_features,
+    receptive_field,
+    spatial_layers,
+    tsne_embedding,
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +121,56 @@ def test_nearest_neighbours_match_brute_force_loop():
         np.testing.assert_allclose(distances, [d for d, _ in brute], rtol=1e-5)
     with pytest.raises(InputError, match="k=30"):
         nearest_neighbours(features, 0, 30)
+
+
+# --------------------------------------------------------------------------------------- figures
+def test_tile_places_each_image_in_its_cell_with_nan_gaps():
+    from pix2pixai.figures.inspection import contrast_normalise, tile
+
+    images = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
+    mosaic = tile(images, columns=3)
+    assert mosaic.shape == (2 * 3 - 1, 3 * 4 - 1)
+    for i in range(5):
+        r, c = divmod(i, 3)
+        np.testing.assert_array_equal(mosaic[r * 3:r * 3 + 2, c * 4:c * 4 + 3], images[i])
+    assert np.isnan(mosaic[2]).all() and np.isnan(mosaic[3:, 8:]).all()
+    scaled = contrast_normalise(np.stack([images[0], np.ones((2, 3), np.float32)]))
+    np.testing.assert_allclose(scaled[0], images[0] / 5)
+    np.testing.assert_array_equal(scaled[1], 0)
+
+
+def test_spread_points_keeps_the_point_nearest_each_cell_centre():
+    from pix2pixai.figures.inspection import spread_points
+
+    points = np.random.default_rng(5).random((200, 2))
+    chosen = spread_points(points, 16)
+    scaled = (points - points.min(0)) / (points.max(0) - points.min(0)) * 4
+    cells = np.minimum(scaled.astype(int), 3)
+    expected = {}
+    for i, (p, c) in enumerate(zip(scaled, map(tuple, cells))):
+        d = float(np.hypot(*(p - np.array(c) - 0.5)))
+        if c not in expected or d < expected[c][0]:
+            expected[c] = (d, i)
+    assert sorted(chosen.tolist()) == sorted(i for _, i in expected.values())
+
+
+def test_inspection_figures_are_written(stack, tmp_path):
+    from pix2pixai.figures import inspection as figs
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(12, 20, 18, 2)).astype(np.float32)
+    patches, scores, _ = max_activating_patches(stack, x, "conv_b", 0, k=4)
+    features = penultimate_features(stack, x)
+    idx, dist = nearest_neighbours(features, 0, 3)
+    labels = np.arange(12) % 3
+    written = [
+        *figs.plot_activation_grid(activation_maps(stack, x[0]), tmp_path / "act"),
+        *figs.plot_first_layer_filters(first_layer_filters(stack), tmp_path / "filters"),
+        *figs.plot_max_activating_patches(patches, scores, tmp_path / "patches", title="conv_b 0"),
+        *figs.plot_tsne(tsne_embedding(features, 0), labels, np.roll(labels, 1), ["a", "b", "c"], x[..., 0],
+                        tmp_path / "tsne"),
+        *figs.plot_nearest_neighbours(x[0, ..., 0], x[idx, ..., 0], dist, tmp_path / "nn"),
+    ]
+    assert [p.suffix for p in written] == [".png", ".pdf"] * 5 and all(p.stat().st_size > 0 for p in written)
+    with pytest.raises(InputError, match="channel_names"):
+        figs.plot_first_layer_filters(first_layer_filters(stack), tmp_path / "bad", channel_names=["only one"])
