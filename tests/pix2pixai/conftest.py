@@ -1,0 +1,137 @@
+"""Shared fixtures for whole-chain tests: a tiny dmdt config and a reader of a run's outputs.
+
+The tiny config runs the simulated CRTS chain (two groups, 40 curves each, gradcam + saliency,
+one-epoch 4-filter generators) with class-map thresholds lowered so that both groups produce class
+maps from a weak two-epoch classifier. It exists so that determinism and kill/resume tests can run
+the real pipeline end to end in well under a minute on a free CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SURVEY = "tiny"
+
+TINY_CONFIG = f"""\
+seed = 3
+profile = "demo"
+
+[survey]
+name = "{SURVEY}"
+kind = "dmdt"
+source = "simulate"
+preset = "crts"
+groups = ["EW", "LPV"]
+n_per_group = 40
+
+[classifier]
+mode = "train"
+architecture = "dmdt_cnn"
+epochs = 2
+batch_size = 16
+test_fraction = 0.5
+patience = 2
+
+[explain]
+methods = ["gradcam", "saliency"]
+actmax_steps = 3
+actmax_restarts = 1
+
+[generator]
+ngf = 4
+ndf = 4
+epochs = 1
+batch_size = 4
+
+[classmaps]
+train_threshold = 0.3
+classmap_threshold = 0.3
+heldout_fraction = 0.4
+min_train_pairs = 2
+min_heldout = 1
+top_k = 2
+"""
+
+
+def write_tiny_config(folder: Path, **sections: dict[str, object]) -> Path:
+    """Write the tiny config into ``folder/tiny.toml`` (extra ``[section] key = value`` lines appended
+    per keyword, e.g. ``generator={"epochs": 3}``) and return its path."""
+    text = TINY_CONFIG
+    for section, values in sections.items():
+        lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}", 1)
+    path = folder / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """Path of the tiny dmdt chain config in this test's ``tmp_path``."""
+    return write_tiny_config(tmp_path)
+
+
+def run_arrays(out: Path) -> dict[str, np.ndarray]:
+    """Every result array found in the tiny survey's run directory, keyed ``<file>:<array>``.
+
+    What is compared between runs: the data set, the classifier's split and test predictions,
+    every method's maps, targets and rows in the map store, the class-level maps, every class-map
+    file, the generators' training histories and splits, the comparison scores (JSON files are
+    flattened into one string array each so that equality is exact), and the weights and
+    architecture inside every ``.keras`` file. A ``.keras`` zip's ``metadata.json`` is left out (it
+    records the save time) and the ``shared_object_id`` values of its ``config.json`` are renumbered
+    in order of appearance (Keras writes the Python ``id()`` of shared objects: memory addresses). Files a partial run has not made
+    yet are simply absent from the result.
+    """
+    from pix2pixai.stores import MapStore
+
+    root = out / SURVEY
+    arrays: dict[str, np.ndarray] = {}
+    for path in sorted(root.rglob("*.npz")):
+        with np.load(path) as stored:
+            arrays.update({f"{path.relative_to(root)}:{name}": stored[name] for name in stored.files})
+    if (root / "maps" / "maps.h5").exists():
+        with MapStore.open(root / "maps" / "maps.h5") as store:
+            for method in store.methods():
+                for name, read in (("maps", store.read), ("targets", store.targets), ("index", store.index)):
+                    arrays[f"maps.h5:{method}/{name}"] = read(method)
+    for path in sorted(p for p in root.rglob("*.json") if p.parent.name not in ("steps", "checkpoints")):
+        arrays[str(path.relative_to(root))] = np.array(json.dumps(json.loads(path.read_text()), sort_keys=True))
+    for path in sorted(root.rglob("*.keras")):
+        with zipfile.ZipFile(path) as archive:
+            for member in sorted(set(archive.namelist()) - {"metadata.json"}):
+                content = archive.read(member)
+                if member == "config.json":
+                    content = json.dumps(_renumber_shared_objects(json.loads(content)), sort_keys=True).encode()
+                arrays[f"{path.relative_to(root)}:{member}"] = np.frombuffer(content, np.uint8)
+    return arrays
+
+
+def assert_same_runs(first: Path, second: Path) -> None:
+    """Assert two run directories hold the same result arrays (exactly), naming every one that differs."""
+    a, b = run_arrays(first), run_arrays(second)
+    assert sorted(a) == sorted(b)
+    differ = [key for key in a if not _identical(a[key], b[key])]
+    assert not differ, f"differ between {first} and {second}: {differ}"
+
+
+def _identical(x: np.ndarray, y: np.ndarray) -> bool:
+    """Same shape, dtype and values (NaN equal to NaN in float arrays)."""
+    floating = np.issubdtype(x.dtype, np.floating)
+    return x.shape == y.shape and x.dtype == y.dtype and bool(np.array_equal(x, y, equal_nan=floating))
+
+
+def _renumber_shared_objects(config: object, seen: dict[int, int] | None = None) -> object:
+    """``config`` with every ``shared_object_id`` replaced by its order of first appearance."""
+    seen = {} if seen is None else seen
+    if isinstance(config, list):
+        return [_renumber_shared_objects(item, seen) for item in config]
+    if not isinstance(config, dict):
+        return config
+    return {key: seen.setdefault(value, len(seen)) if key == "shared_object_id"
+            else _renumber_shared_objects(value, seen) for key, value in config.items()}
