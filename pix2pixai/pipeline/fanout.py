@@ -111,7 +111,7 @@ def _client_for(scheduler: Any, retries: int) -> Iterator[Any]:
     if n_workers < 1:
         raise InputError(f"scheduler={scheduler!r}: expected at least one worker")
     with dask.config.set({"distributed.scheduler.allowed-failures": retries}), \
-            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
