@@ -1,0 +1,78 @@
+"""Kill a run with SIGKILL at several points; re-running the same command finishes with the same results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pix2pixai.pipeline.config import load_config
+from pix2pixai.pipeline.runner import run_chain
+from tests.pix2pixai.conftest import SURVEY, assert_same_runs, run_arrays, write_tiny_config
+
+TIMEOUT_S = 600
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pix2pixai.cli", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _kill_when(command: list[str], out: Path, pattern: str) -> None:
+    """Start ``command`` and SIGKILL it as soon as a file matching ``pattern`` exists under ``out/<survey>``."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any((out / SURVEY).glob(pattern)):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f"run ended ({proc.returncode}) before {pattern} appeared: {stderr}"
+
+
+def _finish(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+
+
+def test_killed_after_classifier_explain_step_resumes(tiny_config, tmp_path):
+    reference = tmp_path / "reference"
+    run_chain([load_config(tiny_config)], reference, steps=("data", "classifier", "explain"), render=False,
+              echo=lambda _: None)
+    out = tmp_path / "killed"
+    _kill_when(_cli("run", str(tiny_config), "--out", str(out)), out, "steps/classifier.json")
+    assert not (out / SURVEY / "maps" / "maps.h5").exists()
+    _finish(_cli("explain", str(tiny_config), "--out", str(out)))
+    assert "maps.h5:saliency/maps" in run_arrays(out)
+    assert_same_runs(reference, out)
+
+
+@pytest.fixture(scope="module")
+def resume_setup(tmp_path_factory) -> tuple[Path, Path]:
+    """One config (two generator epochs, so a kill can land between them) and its uninterrupted CLI run."""
+    folder = tmp_path_factory.mktemp("resume")
+    config = write_tiny_config(folder, generator={"epochs": 2})
+    _finish(_cli("run", str(config), "--out", str(folder / "reference")))
+    return config, folder / "reference"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pattern", ["classifier/training/*", "maps/maps.h5.partial", "steps/explain.json",
+                                     "generators/*/*/checkpoints/checkpoint", "classmaps/*.npz"],
+                         ids=["mid-classifier", "mid-map-store", "after-explain", "mid-generator", "mid-classmaps"])
+def test_killed_run_resumes_to_same_results(resume_setup, tmp_path, pattern):
+    config, reference = resume_setup
+    out = tmp_path / "killed"
+    _kill_when(_cli("run", str(config), "--out", str(out)), out, pattern)
+    _finish(_cli("run", str(config), "--out", str(out), "--resume"))
+    assert "compare/comparison.json" in run_arrays(out)
+    assert_same_runs(reference, out)
