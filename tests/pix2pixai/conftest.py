@@ -9,6 +9,7 @@ the real pipeline end to end in well under a minute on a free CPU.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -59,12 +60,19 @@ top_k = 2
 
 
 def write_tiny_config(folder: Path, **sections: dict[str, object]) -> Path:
-    """Write the tiny config into ``folder/tiny.toml`` (extra ``[section] key = value`` lines appended
-    per keyword, e.g. ``generator={"epochs": 3}``) and return its path."""
+    """Write the tiny config into ``folder/tiny.toml`` with keys replaced or added per section
+    (e.g. ``generator={"epochs": 2}``) and return its path."""
     text = TINY_CONFIG
     for section, values in sections.items():
-        lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
-        text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}", 1)
+        start = text.index(f"[{section}]\n")
+        end = text.find("\n[", start)
+        end = len(text) if end < 0 else end + 1
+        body = text[start:end]
+        for key, value in values.items():
+            line = f"{key} = {json.dumps(value)}"
+            body, found = re.subn(rf"^{key} = .*$", line, body, flags=re.MULTILINE)
+            body = body if found else body.rstrip("\n") + f"\n{line}\n"
+        text = text[:start] + body + text[end:]
     path = folder / "tiny.toml"
     path.write_text(text)
     return path
