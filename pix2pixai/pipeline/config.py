@@ -19,7 +19,8 @@ from typing import Any, get_origin, get_type_hints
 from pix2pixai.errors import InputError
 
 CORE_METHODS: tuple[str, ...] = ("gradcam", "saliency", "blanking", "shap")
-SIGNED_METHODS: frozenset[str] = frozenset({"blanking", "shap", "integrated-gradients"})
+SIGNED_METHODS: frozenset[str] = frozenset(
+    {"blanking", "shap", "integrated-gradients", "guided-backprop", "guided-gradcam"})
 
 
 @dataclass(frozen=True)

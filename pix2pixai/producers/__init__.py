@@ -22,7 +22,8 @@ from pix2pixai.errors import InputError
 
 __all__ = ["CLASS_METHODS", "METHODS", "explain", "explain_class", "reduce_maps"]
 
-METHODS = ("gradcam", "gradcam++", "saliency", "integrated-gradients", "blanking", "shap")
+METHODS = ("gradcam", "gradcam++", "saliency", "integrated-gradients", "blanking", "shap", "cam", "guided-backprop",
+           "guided-gradcam")
 CLASS_METHODS = ("lighting", "actmax")
 
 

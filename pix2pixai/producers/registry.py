@@ -12,8 +12,10 @@ from typing import Any
 
 from pix2pixai.producers.actmax import actmax
 from pix2pixai.producers.blanking import blanking
+from pix2pixai.producers.cam import cam
 from pix2pixai.producers.gradcam import gradcam, gradcam_plusplus
 from pix2pixai.producers.gradient_shap import gradient_shap
+from pix2pixai.producers.guided import guided_backprop, guided_gradcam
 from pix2pixai.producers.integrated_gradients import integrated_gradients
 from pix2pixai.producers.lighting import lighting
 from pix2pixai.producers.saliency import saliency
@@ -25,6 +27,9 @@ PRODUCERS: dict[str, Callable[..., Any]] = {
     "integrated-gradients": integrated_gradients,
     "blanking": blanking,
     "shap": gradient_shap,
+    "cam": cam,
+    "guided-backprop": guided_backprop,
+    "guided-gradcam": guided_gradcam,
 }
 
 CLASS_PRODUCERS: dict[str, Callable[..., Any]] = {
@@ -33,6 +38,7 @@ CLASS_PRODUCERS: dict[str, Callable[..., Any]] = {
 }
 
 # sum: additive attributions (their channel sum is the pixel's share of the score change);
+# (guided maps are signed gradients: summed like other signed attributions)
 # max: saliency's published per-pixel value; mean: Grad-CAM maps are one map broadcast over channels.
 CHANNEL_REDUCTIONS: dict[str, str] = {
     "shap": "sum",
@@ -41,6 +47,9 @@ CHANNEL_REDUCTIONS: dict[str, str] = {
     "saliency": "max",
     "gradcam": "mean",
     "gradcam++": "mean",
+    "cam": "mean",
+    "guided-backprop": "sum",
+    "guided-gradcam": "sum",
     "lighting": "sum",
     "actmax": "sum",
 }
