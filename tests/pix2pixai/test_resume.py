@@ -14,7 +14,12 @@ import pytest
 
 from pix2pixai.pipeline.config import load_config
 from pix2pixai.pipeline.runner import run_chain
-from tests.pix2pixai.conftest import SURVEY, assert_same_runs, run_arrays, write_tiny_config
+from tests.pix2pixai.conftest import (
+    SURVEY,
+    assert_same_runs,
+    run_arrays,
+    write_tiny_config,
+)
 
 TIMEOUT_S = 600
 
@@ -57,7 +62,7 @@ def _kill_when(command: list[str], out: Path, pattern: str) -> None:
 
 
 def _finish(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=TIMEOUT_S)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=_env(), timeout=TIMEOUT_S)
     assert result.returncode == 0, result.stderr
 
 
