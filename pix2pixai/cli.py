@@ -31,6 +31,7 @@ STEP_COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR chatter; Python errors still raise
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not the user's concern
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -77,13 +77,19 @@ class ExplainConfig:
 
 @dataclass(frozen=True)
 class GeneratorConfigSection:
-    """pix2pix settings shared by every (group, method) generator."""
+    """pix2pix settings shared by every (group, method) generator.
+
+    ``norm`` defaults to instance normalisation: a per-class generator gets only a few hundred
+    steps, too few for batch-norm running statistics to converge, so a batch-norm generator's
+    inference output (running statistics) differs grossly from its training output (measured on
+    the demo's LPV Grad-CAM generator: held-out SSIM 0.18 with batch norm, 0.70 with instance norm).
+    """
 
     ngf: int = 32
     ndf: int = 32
     epochs: int = 40
     batch_size: int = 8
-    norm: str = "batch"
+    norm: str = "instance"
     loss: str = "vanilla"
     l1_weight: float = 100.0
     flip: bool = False
@@ -126,9 +132,9 @@ class RunConfig:
 PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "demo": {
         "*": {
-            "classifier": {"epochs": 12, "patience": 4},
+            "classifier": {"epochs": 30, "patience": 5},
             "explain": {"shap_samples": 16, "shap_background": 16, "actmax_steps": 40, "actmax_restarts": 2},
-            "generator": {"ngf": 8, "ndf": 8, "epochs": 6, "batch_size": 16},
+            "generator": {"ngf": 8, "ndf": 8, "epochs": 15, "batch_size": 4},
         },
         "dmdt": {"survey": {"n_per_group": 200}},
         "triplet": {"survey": {"n_per_group": 150}, "explain": {"blanking_patch": 7}},

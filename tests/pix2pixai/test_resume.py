@@ -23,11 +23,8 @@ from tests.pix2pixai.conftest import (
 
 TIMEOUT_S = 600
 
-#: A writer killed while ``maps.h5.partial`` is open leaves the HDF5 superblock's "open for write"
-#: consistency flag set (superblock v3, from the LIBVER_V110 bounds in ``stores.maps._new_file``), so
-#: ``MapStore.create`` cannot reopen the partial file to resume it. LIBVER_V18 bounds (superblock v2,
-#: no such flag, still byte-deterministic) fix it; reported to the store's owner.
-PARTIAL_STORE_BUG = pytest.mark.xfail(strict=True, reason="killed MapStore partial cannot be reopened")
+#: A writer killed while ``maps.h5.partial`` is open must leave a file that reopens: the store uses
+#: HDF5 v1.8 bounds (superblock v2), which have no "open for write" flag to leave set.
 
 _KILLED_WRITER = """
 import os, sys
@@ -78,7 +75,6 @@ def test_killed_after_classifier_explain_step_resumes(tiny_config, tmp_path):
     assert_same_runs(reference, out)
 
 
-@PARTIAL_STORE_BUG
 def test_store_of_a_killed_writer_resumes(tmp_path):
     from pix2pixai.stores import MapStore
 
@@ -102,7 +98,7 @@ def resume_setup(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pattern", ["classifier/training/*", pytest.param("maps/maps.h5.partial", marks=PARTIAL_STORE_BUG),
+@pytest.mark.parametrize("pattern", ["classifier/training/*", "maps/maps.h5.partial",
                                      "steps/explain.json",
                                      "generators/*/*/checkpoints/checkpoint", "classmaps/*.npz"],
                          ids=["mid-classifier", "mid-map-store", "after-explain", "mid-generator", "mid-classmaps"])
