@@ -69,7 +69,7 @@ def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str)
     splits_file = sdir.generators / "splits.json"
     skipped = {}
     if splits_file.exists():
-        skipped = {g: f"skipped: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
+        skipped = {g: f"no generator: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
     title = f"{name}: pix2piXAI class maps (fidelity-ranked top generated map)"
     return _png(plot_class_map_grid(maps, data.group_names, methods, data.meta, figs / "class_maps",
                                     title=title, skipped=skipped))
