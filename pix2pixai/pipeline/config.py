@@ -83,6 +83,10 @@ class GeneratorConfigSection:
     steps, too few for batch-norm running statistics to converge, so a batch-norm generator's
     inference output (running statistics) differs grossly from its training output (measured on
     the demo's LPV Grad-CAM generator: held-out SSIM 0.18 with batch norm, 0.70 with instance norm).
+
+    ``scheduler`` fans the groups' generator jobs out (``pix2pixai.pipeline.fanout.run_jobs``):
+    ``"serial"`` (default, with a progress bar), ``"local:N"`` (a Dask LocalCluster of N processes) or
+    a Dask scheduler address; every group's generators are trained from the same seed either way.
     """
 
     ngf: int = 32
@@ -93,6 +97,7 @@ class GeneratorConfigSection:
     loss: str = "vanilla"
     l1_weight: float = 100.0
     flip: bool = False
+    scheduler: str = "serial"
 
 
 @dataclass(frozen=True)

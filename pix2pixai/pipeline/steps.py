@@ -203,8 +203,10 @@ def group_splits(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
 
 
 def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
-    """One generator per (group, method); the methods of a group share one input pipeline."""
-    from trainers.pix2pix import GeneratorConfig, GeneratorJob, train_generators
+    """One generator per (group, method); the methods of a group share one input pipeline, and the
+    groups are independent jobs (serial, or fanned out on Dask by ``generator.scheduler``)."""
+    from pix2pixai.pipeline.fanout import run_jobs
+    from trainers.pix2pix import GeneratorConfig
 
     data, test_idx, _ = test_split(sdir)
     splits = group_splits(config, sdir)
@@ -213,16 +215,37 @@ def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
     x = data.x[test_idx]
     maps = {m: reduced_maps(sdir, m) for m in config.explain.methods}
-    summary: dict[str, Any] = {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped}, "trained": []}
-    groups = [g for g, s in splits.items() if not s.skipped]
-    for group in tqdm(groups, desc=f"{config.survey.name}: generators", unit="group"):
-        idx = splits[group].train
-        jobs = [GeneratorJob(targets=maps[m][idx][..., None], signed=m in SIGNED_METHODS,
-                             out_dir=sdir.generator_dir(group, m)) for m in config.explain.methods]
-        train_generators(x[idx], jobs, epochs=gc.epochs, batch_size=gc.batch_size, seed=config.seed, flip=gc.flip,
-                         config=gen_config, verbose=0)
-        summary["trained"] += [f"{group}/{m}" for m in config.explain.methods]
-    return summary
+    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": config.seed, "flip": gc.flip,
+                "config": gen_config}
+    tasks = []
+    for group, split in splits.items():
+        if split.skipped:
+            continue
+        idx = split.train
+        targets = [(maps[m][idx][..., None], m in SIGNED_METHODS, str(sdir.generator_dir(group, m)))
+                   for m in config.explain.methods]
+        tasks.append((x[idx], targets, settings))
+    if gc.scheduler == "serial":
+        for task in tqdm(tasks, desc=f"{config.survey.name}: generators", unit="group"):
+            train_group_generators(task)
+    else:
+        run_jobs(train_group_generators, tasks, scheduler=gc.scheduler)
+    return {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped},
+            "trained": [f"{g}/{m}" for g, s in splits.items() if not s.skipped for m in config.explain.methods]}
+
+
+def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, str]], dict[str, Any]]) -> None:
+    """Train one group's generators (one per method) from shared inputs; a module-level function so
+    that Dask can ship it to worker processes. Outputs are written atomically, so a retried job is safe."""
+    from pathlib import Path
+
+    from trainers.determinism import enable_determinism
+    from trainers.pix2pix import GeneratorJob, train_generators
+
+    inputs, targets, settings = task
+    enable_determinism(settings["seed"])  # a Dask worker process starts without the run's op determinism
+    jobs = [GeneratorJob(targets=t, signed=signed, out_dir=Path(out)) for t, signed, out in targets]
+    train_generators(inputs, jobs, verbose=0, **settings)
 
 
 # ---------------------------------------------------------------------------------- classmaps
@@ -282,7 +305,8 @@ def _table(config: RunConfig, sdir: SurveyDir):
         "classifier": {"classifier": cfg["classifier"]},
         "explain": {"explain": cfg["explain"]},
         "classlevel": {"actmax_steps": cfg["explain"]["actmax_steps"], "restarts": cfg["explain"]["actmax_restarts"]},
-        "generators": {"generator": cfg["generator"], "classmaps": cfg["classmaps"], "methods": cfg["explain"]["methods"]},
+        "generators": {"generator": {k: v for k, v in cfg["generator"].items() if k != "scheduler"},
+                       "classmaps": cfg["classmaps"], "methods": cfg["explain"]["methods"]},
         "classmaps": {"classmaps": cfg["classmaps"]},
         "compare": {"classmaps": cfg["classmaps"]},
     }
