@@ -62,6 +62,21 @@ def test_agreement_with_simulated_ground_truth():
     assert np.mean(with_labels == sim.subcategory) >= 0.9
 
 
+def test_a_sharp_residual_is_a_cosmic_ray_on_empty_sky_but_a_variable_star_over_a_ref_star():
+    x = _noise_triplets(2, seed=2)
+    yy, xx = np.mgrid[0:63, 0:63] - 31.0
+    psf = np.exp(-0.5 * (yy**2 + xx**2) / 1.2**2)
+    core = 30.0 * np.exp(-0.5 * (yy**2 + xx**2) / 0.4**2)  # narrower than the PSF: sharpness > 0.8
+    x[:, ..., 2] += core
+    x[:, ..., 0] += core
+    x[1, ..., 0] += 200.0 * psf  # the same residual over a star present in SCI and REF
+    x[1, ..., 1] += 200.0 * psf
+    f = subcategory_features(x)
+    assert (f["sharpness"] > 0.8).all() and f["ref_central_snr"][1] > 5 and f["ref_sharpness"][1] >= 0.3
+    names = assign_subcategories(x)
+    assert names[0] == "bogus_non_blanked" and names[1].startswith("real")
+
+
 def test_overrides_by_index_candid_and_csv(tmp_path):
     x = _noise_triplets(3)
     base = assign_subcategories(x)
@@ -90,7 +105,8 @@ def test_bad_shapes_and_labels():
 
 
 def test_real_fink_alerts_fall_on_the_side_of_ipac_drb():
-    """400 real alerts: the heuristics (no labels) should mostly agree with IPAC drb >= 0.5 (measured 79 %)."""
+    """400 real alerts: the heuristics (no labels) agree with IPAC drb >= 0.5 on >= 80 % (measured 80.0 %;
+    78.5 -> 80.0 % on the seeded half where the REF-star waiver was found, 79.5 -> 80.0 % on the other)."""
     from pix2pixai.data.alerts import triplets_from_raw_cutouts
 
     folder = shared_path("fink-broker-ztf-alerts")
@@ -101,9 +117,9 @@ def test_real_fink_alerts_fall_on_the_side_of_ipac_drb():
     assigned = assign_subcategories(x)
     assert set(assigned) <= set(ZTF_SUBCATEGORIES)
     looks_real = np.char.startswith(assigned, "real")
-    assert np.mean(looks_real == (drb >= 0.5)) >= 0.75
-    assert np.mean(looks_real[drb >= 0.5]) >= 0.9  # measured 94 %
-    assert np.mean(~looks_real[drb < 0.5]) >= 0.35  # measured 40 %: many low-drb alerts look point-like
+    assert np.count_nonzero(looks_real == (drb >= 0.5)) >= 0.8 * drb.size
+    assert np.mean(looks_real[drb >= 0.5]) >= 0.95  # measured 96.5 %
+    assert np.mean(~looks_real[drb < 0.5]) >= 0.35  # measured 38.6 %: many low-drb alerts look point-like
 
 
 def test_btsbot_real_detections_look_real():
