@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pix2pixai.data import dmdt as dmdt_module
+from pix2pixai.data import dmdt_compiled
 from pix2pixai.data.dmdt import (
     DMDT_PRESETS,
     DmdtPreset,
@@ -50,7 +51,16 @@ def test_unpacks_to_edges_and_has_published_shapes():
     assert dt[4] == 4 / 145 and dm.dtype == np.float64
 
 
-def test_random_curves_of_mixed_lengths_match_histogram2d():
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel(request, monkeypatch):
+    """Run a test on the numba kernel and on the pure-numpy fallback (both must equal histogram2d)."""
+    if request.param == "compiled" and not dmdt_compiled.available():
+        pytest.skip("numba not importable: only the numpy path exists here")
+    monkeypatch.setattr(dmdt_module, "_use_compiled", lambda: request.param == "compiled")
+    return request.param
+
+
+def test_random_curves_of_mixed_lengths_match_histogram2d(kernel):
     rng = np.random.default_rng(0)
     curves = [random_curve(rng, int(n)) for n in rng.integers(2, 160, 40)]
     images = dmdt([t for t, _ in curves], [m for _, m in curves])
@@ -74,7 +84,7 @@ def adversarial_curve() -> tuple[np.ndarray, np.ndarray]:
     return np.array(t_values), np.array(m_values)
 
 
-def test_adversarial_values_match_histogram2d():
+def test_adversarial_values_match_histogram2d(kernel):
     t, m = adversarial_curve()
     np.testing.assert_allclose(dmdt(t, m), reference_crts(t, m), rtol=1e-6, atol=1e-7)
     # the on-edge pairs really are there: pair (0, 4000) sits in the closed last dt bin
@@ -115,13 +125,39 @@ def test_property_equals_histogram2d_for_custom_edges(dm_edges, dt_edges, data):
     np.testing.assert_array_equal(counts, expected)
 
 
+@pytest.mark.parametrize("dt_edges", [[0.0, 2.2250738585e-313], [-1e308, 0.0, 1e308], [0.0, 5e-324, 1.0]])
+def test_edges_too_narrow_or_wide_for_a_lookup_table_still_match_histogram2d(kernel, dt_edges):
+    # found by hypothesis: a subnormal span has no float64 table; every value then takes the binary search
+    t = np.array([0.0, 0.0, 5e-324, 2.2250738585e-313, 1.0, 1e300])
+    m = np.array([0.0, 0.5, 0.2, 0.9, 0.1, 0.4])
+    preset = DmdtPreset("custom", [0.0, 0.5, 1.0], dt_edges)
+    expected = reference_counts(t, m, preset.dm_edges, preset.dt_edges)
+    np.testing.assert_array_equal(dmdt_module.dmdt_counts([t], [m], preset)[0], expected)
+
+
 def test_many_blocks_and_flushes_give_the_same_counts(monkeypatch):
     rng = np.random.default_rng(1)
     curves = [random_curve(rng, int(n)) for n in rng.integers(2, 60, 25)]
     expected = dmdt([t for t, _ in curves], [m for _, m in curves])
+    monkeypatch.setattr(dmdt_module, "_use_compiled", lambda: False)
     monkeypatch.setattr(dmdt_module, "_SLAB_ELEMENTS", 7)
     monkeypatch.setattr(dmdt_module, "_FLUSH_ELEMENTS", 5)
     np.testing.assert_array_equal(dmdt([t for t, _ in curves], [m for _, m in curves]), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dm_edges=_custom_edges, dt_edges=_custom_edges, data=st.data())
+def test_property_compiled_kernel_equals_numpy_path(dm_edges, dt_edges, data):
+    # both paths on the same curves (edge values, dt = 0, out of range, several curves of mixed length)
+    if not dmdt_compiled.available():
+        pytest.skip("numba not importable")
+    preset = DmdtPreset("custom", dm_edges, dt_edges)
+    values = st.one_of(st.sampled_from([*dm_edges, *dt_edges, 0.0]), st.floats(-60, 60, allow_nan=False))
+    curves = [dmdt_module._checked_curve(np.array(data.draw(st.lists(values, min_size=n, max_size=n))),
+                                         np.array(data.draw(st.lists(values, min_size=n, max_size=n))), k)
+              for k, n in enumerate(data.draw(st.lists(st.integers(2, 15), min_size=1, max_size=4)))]
+    np.testing.assert_array_equal(dmdt_module._pair_counts(curves, preset),
+                                  dmdt_module._pair_counts_numpy(curves, preset))
 
 
 def test_point_order_does_not_matter():
@@ -235,7 +271,7 @@ def test_augment_lightcurves_copies_every_curve_deterministically():
     assert not np.array_equal(copies[0].mag, copies[1].mag)
 
 
-def test_real_crts_curves_reproduce_the_reference_dmdts():
+def test_real_crts_curves_reproduce_the_reference_dmdts(kernel):
     reference = np.load(shared_path("crts-lightcurves-kvmu", "dmdt_reference_subset.npz"))
     curves = {c.lcid: c for c in read_lightcurves_npz(shared_path("crts-lightcurves-kvmu", "lightcurves.npz"))}
     chosen = [curves[str(i)] for i in reference["ids"]]
