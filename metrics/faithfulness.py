@@ -230,13 +230,21 @@ def method_agreement(class_maps: dict[str, np.ndarray], data_range: float) -> di
     return {"methods": names, "ssim": ssim_all_pairs(stack, data_range), "spearman": rho}
 
 
-def stability(class_maps_by_seed: np.ndarray, data_range: float) -> float:
-    """Mean SSIM over all pairs i < j of class maps [S, H, W] built with different seeds (1 = identical)."""
+def stability_pairs(class_maps_by_seed: np.ndarray, data_range: float) -> np.ndarray:
+    """SSIM of every pair i < j of class maps [S, H, W] built with different seeds, float64 [S (S - 1) / 2].
+
+    Pairs in row-major upper-triangle order ((0, 1), (0, 2), ..., (1, 2), ...). The whole set, not
+    only its mean, because one unlucky seed (a collapsed generator) shows in the minimum.
+    """
     maps = np.asarray(class_maps_by_seed)
     if maps.ndim != 3 or maps.shape[0] < 2:
         raise ValueError(f"class_maps_by_seed must be [S >= 2, H, W]; got shape {maps.shape}")
-    pairs = ssim_all_pairs(maps, data_range)
-    return float(pairs[np.triu_indices(len(maps), k=1)].mean())
+    return ssim_all_pairs(maps, data_range)[np.triu_indices(len(maps), k=1)]
+
+
+def stability(class_maps_by_seed: np.ndarray, data_range: float) -> float:
+    """Mean SSIM over all pairs i < j of class maps [S, H, W] built with different seeds (1 = identical)."""
+    return float(stability_pairs(class_maps_by_seed, data_range).mean())
 
 
 def _unit_signed(maps: np.ndarray) -> np.ndarray:
@@ -244,6 +252,52 @@ def _unit_signed(maps: np.ndarray) -> np.ndarray:
     m = np.asarray(maps, dtype=np.float64)
     peak = np.abs(m).reshape(len(m), -1).max(axis=1)
     return m / np.where(peak > 0, peak, 1.0)[:, None, None]
+
+
+def cascading_randomised_maps(
+    model,
+    explain_fn: Callable[[Any, np.ndarray], np.ndarray],
+    x: np.ndarray,
+    *,
+    seed: int,
+    layers: Sequence[str] | None = None,
+) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """The maps of cascading layer randomisation (Adebayo et al. 2018), before and after each layer.
+
+    On a clone of ``model`` (``keras.models.clone_model`` + ``set_weights``; the user's model is never
+    touched) the trainable weights of ``layers`` (default: every layer with weights, output side
+    first) are replaced one layer at a time, cumulatively, by i.i.d. normal values with each
+    variable's original mean and standard deviation (constant variables, e.g. zero biases, stay as
+    they are). After each layer ``explain_fn(clone, x)`` is called again.
+
+    Separate from :func:`cascading_randomisation` so that a caller can compare each stage with
+    references other than the original maps (``pix2pixai.compare`` scores several candidate class
+    maps against one cascade without recomputing it).
+
+    Returns
+    -------
+    ``(original, [(layer_name, maps), ...])``: ``explain_fn`` of the intact clone, then of the clone
+    after each cumulative randomisation, in randomisation order (one entry per layer).
+    """
+    import keras
+
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    by_name = {layer.name: layer for layer in clone.layers}
+    names = [layer.name for layer in reversed(clone.layers) if layer.trainable_weights] if layers is None else list(layers)
+    unknown = [k for k in names if k not in by_name or not by_name[k].trainable_weights]
+    if unknown:
+        raise ValueError(f"layers {unknown} are not layers with trainable weights of this model; have {sorted(by_name)}")
+    original = np.asarray(explain_fn(clone, x))
+    rng = np.random.default_rng(seed)
+    stages = []
+    for name in names:
+        for variable in by_name[name].trainable_weights:
+            value = np.asarray(variable.numpy(), dtype=np.float64)
+            drawn = rng.normal(value.mean(), value.std(), size=value.shape)
+            variable.assign(drawn.astype(variable.dtype))
+        stages.append((name, np.asarray(explain_fn(clone, x))))
+    return original, stages
 
 
 def cascading_randomisation(
@@ -257,11 +311,8 @@ def cascading_randomisation(
 ) -> list[tuple[str, float]]:
     """Model-parameter randomisation test, cascading from the top (Adebayo et al. 2018).
 
-    On a clone of ``model`` (``keras.models.clone_model`` + ``set_weights``; the user's model is never
-    touched) the trainable weights of ``layers`` (default: every layer with weights, output side
-    first) are replaced one layer at a time, cumulatively, by i.i.d. normal values with each
-    variable's original mean and standard deviation (constant variables, e.g. zero biases, stay as
-    they are). After each layer the maps are recomputed and compared with the original ones.
+    The maps of :func:`cascading_randomised_maps` after each cumulative layer randomisation are
+    compared with the original maps by SSIM.
 
     Parameters
     ----------
@@ -278,27 +329,11 @@ def cascading_randomisation(
     ``[(layer_name, mean SSIM to the original maps), ...]`` in randomisation order; a faithful map
     falls well below 1.
     """
-    import keras
-
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    by_name = {layer.name: layer for layer in clone.layers}
-    names = [layer.name for layer in reversed(clone.layers) if layer.trainable_weights] if layers is None else list(layers)
-    unknown = [k for k in names if k not in by_name or not by_name[k].trainable_weights]
-    if unknown:
-        raise ValueError(f"layers {unknown} are not layers with trainable weights of this model; have {sorted(by_name)}")
 
     def comparable(maps: np.ndarray) -> np.ndarray:
         return np.asarray(maps, dtype=np.float64) if data_range is not None else _unit_signed(maps)
 
-    original = comparable(explain_fn(clone, x))
-    rng = np.random.default_rng(seed)
-    report = []
-    for name in names:
-        for variable in by_name[name].trainable_weights:
-            value = np.asarray(variable.numpy(), dtype=np.float64)
-            drawn = rng.normal(value.mean(), value.std(), size=value.shape)
-            variable.assign(drawn.astype(variable.dtype))
-        after = comparable(explain_fn(clone, x))
-        report.append((name, float(np.mean(ssim(original, after, 2.0 if data_range is None else data_range)))))
-    return report
+    original, stages = cascading_randomised_maps(model, explain_fn, x, seed=seed, layers=layers)
+    reference = comparable(original)
+    r = 2.0 if data_range is None else data_range
+    return [(name, float(np.mean(ssim(reference, comparable(maps), r)))) for name, maps in stages]

@@ -110,7 +110,11 @@ def _comparison_tables(out: Path, manifest: dict[str, Any]) -> str:
                 wins = sum(1 for r in rows if _best(r["scores"], metric) == cand)
                 table_rows.append([metric, cand, sum(vals) / len(vals) if vals else "", f"{wins}/{len(rows)}"])
         parts.append(f"<h2>Aggregation comparison: {html.escape(survey)}</h2><p>Mean over (group, method); "
-                     "'best in' counts the (group, method) pairs where the candidate is best.</p>"
+                     "'best in' counts the (group, method) pairs where the candidate is best. "
+                     "sanity_ssim_to_randomised: SSIM to the mean map after cascading randomisation of every "
+                     "classifier layer (lower better; per-layer curve in the figure). stability_ssim_mean/min: "
+                     "SSIM between class maps from generators trained with different seeds (higher better; "
+                     "none for the input aggregates, which use no generator).</p>"
                      + _table(["metric", "candidate", "mean", "best in"], table_rows))
     return "\n".join(parts)
 

@@ -114,6 +114,22 @@ class ClassMapConfig:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    """Budget of the aggregation comparison's stability and sanity checks (see ``pix2pixai.compare``).
+
+    ``stability_seeds``: extra generator seeds per (group, method), each a full generator training
+    with the run's settings (0 disables stability). ``stability_groups``: only the first N groups
+    with class maps get them (0 = every group), because each extra seed costs as much as the
+    generators step for those groups. ``cascading_inputs``: class-map inputs per group whose
+    explanations are recomputed at each stage of the cascading layer randomisation (0 disables it).
+    """
+
+    stability_seeds: int = 2
+    stability_groups: int = 0
+    cascading_inputs: int = 8
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One survey's chain. ``profile`` names the budget defaults (``demo`` or ``full``)."""
 
@@ -124,6 +140,7 @@ class RunConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     generator: GeneratorConfigSection = field(default_factory=GeneratorConfigSection)
     classmaps: ClassMapConfig = field(default_factory=ClassMapConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     source_file: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +157,7 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             "classifier": {"epochs": 30, "patience": 5},
             "explain": {"shap_samples": 16, "shap_background": 16, "actmax_steps": 40, "actmax_restarts": 2},
             "generator": {"ngf": 8, "ndf": 8, "epochs": 15, "batch_size": 4},
+            "compare": {"stability_seeds": 1, "stability_groups": 1, "cascading_inputs": 4},
         },
         "dmdt": {"survey": {"n_per_group": 200}},
         "triplet": {"survey": {"n_per_group": 150}, "explain": {"blanking_patch": 7}},
@@ -151,6 +169,7 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             # 256 samples: completeness error 2.4% on the real CRTS CNN (8.3% at 64; see gradient_shap.py)
             "explain": {"shap_samples": 256, "shap_background": 64},
             "generator": {"ngf": 32, "ndf": 32, "epochs": 40, "batch_size": 8},
+            "compare": {"stability_seeds": 2, "stability_groups": 0, "cascading_inputs": 8},
         },
         "dmdt": {"survey": {"n_per_group": 400}},
         "triplet": {"survey": {"n_per_group": 300}, "explain": {"blanking_patch": 3}},
@@ -164,6 +183,7 @@ _SECTIONS = {
     "explain": ExplainConfig,
     "generator": GeneratorConfigSection,
     "classmaps": ClassMapConfig,
+    "compare": CompareConfig,
 }
 
 _CHOICES = {
@@ -305,6 +325,9 @@ def _validate(config: RunConfig, origin: str) -> None:
                 "explain.blanking_patch"):
         if flat[key] < 1:
             raise InputError(f"{origin}: {key} = {flat[key]} must be >= 1")
+    for key in ("compare.stability_seeds", "compare.stability_groups", "compare.cascading_inputs"):
+        if flat[key] < 0:
+            raise InputError(f"{origin}: {key} = {flat[key]} must be >= 0 (0 disables or means all)")
 
 
 def _merge(base: dict, extra: dict) -> dict:

@@ -8,6 +8,7 @@ and its outputs exist. Steps: data -> classifier -> explain -> generators -> cla
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,25 +207,16 @@ def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     """One generator per (group, method); the methods of a group share one input pipeline, and the
     groups are independent jobs (serial, or fanned out on Dask by ``generator.scheduler``)."""
     from pix2pixai.pipeline.fanout import run_jobs
-    from trainers.pix2pix import GeneratorConfig
 
     data, test_idx, _ = test_split(sdir)
     splits = group_splits(config, sdir)
     atomic.write_json(sdir.generators / "splits.json", {k: s.counts() for k, s in splits.items()})
     gc = config.generator
-    gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
     x = data.x[test_idx]
     maps = {m: reduced_maps(sdir, m) for m in config.explain.methods}
-    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": config.seed, "flip": gc.flip,
-                "config": gen_config}
-    tasks = []
-    for group, split in splits.items():
-        if split.skipped:
-            continue
-        idx = split.train
-        targets = [(maps[m][idx][..., None], m in SIGNED_METHODS, str(sdir.generator_dir(group, m)))
-                   for m in config.explain.methods]
-        tasks.append((x[idx], targets, settings))
+    tasks = [group_generator_task(config, x, maps, split, {m: sdir.generator_dir(group, m) for m in maps},
+                                  seed=config.seed)
+             for group, split in splits.items() if not split.skipped]
     if gc.scheduler == "serial":
         for task in tqdm(tasks, desc=f"{config.survey.name}: generators", unit="group"):
             train_group_generators(task)
@@ -232,6 +224,21 @@ def _generators(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
         run_jobs(train_group_generators, tasks, scheduler=gc.scheduler)
     return {"skipped": {g: s.skipped for g, s in splits.items() if s.skipped},
             "trained": [f"{g}/{m}" for g, s in splits.items() if not s.skipped for m in config.explain.methods]}
+
+
+def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.ndarray], split: Any,
+                         out_dirs: dict[str, Path], *, seed: int) -> tuple[np.ndarray, list, dict[str, Any]]:
+    """The job of :func:`train_group_generators` for one group: its training pairs, one target per
+    method in ``out_dirs`` (test-split maps [N, H, W] in ``maps``), the run's generator settings and
+    ``seed``. Shared with ``pix2pixai.compare``, whose stability generators differ only in seed and folder."""
+    from trainers.pix2pix import GeneratorConfig
+
+    gc = config.generator
+    gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
+    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": seed, "flip": gc.flip, "config": gen_config}
+    idx = split.train
+    targets = [(maps[m][idx][..., None], m in SIGNED_METHODS, str(out)) for m, out in out_dirs.items()]
+    return x[idx], targets, settings
 
 
 def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, str]], dict[str, Any]]) -> None:
@@ -262,21 +269,27 @@ def _classmaps(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
             if split.skipped:
                 continue
             bundle = load_generator(sdir.generator_dir(group, method))
-            scale = bundle.scale
-            held_gen = bundle.predict_unit(x[split.heldout])[..., 0]
-            held_true = scale.to_unit(maps[split.heldout])
-            in_map = np.isin(split.heldout, split.classmap)
-            generated, targets = held_gen[in_map], held_true[in_map]
-            cmap = build_class_map(
-                generated, targets, data_range=scale.data_range, ranking=config.classmaps.ranking,
-                top_k=config.classmaps.top_k, heldout_generated=held_gen, heldout_targets=held_true,
-            )
+            cmap = group_class_map(config, bundle, x, maps, split)
             cmap.save(sdir.classmap_file(group, method), inputs_index=test_idx[split.classmap],
-                      class_map_raw=scale.from_unit(cmap.class_map))
+                      class_map_raw=bundle.scale.from_unit(cmap.class_map))
             entries.append({"group": group, "method": method, "heldout_ssim": cmap.heldout_ssim,
                             "heldout_l1": cmap.heldout_l1, **split.counts()})
     atomic.write_json(sdir.classmaps / "index.json", entries)
     return {"n_class_maps": len(entries)}
+
+
+def group_class_map(config: RunConfig, bundle: Any, x: np.ndarray, maps: np.ndarray, split: Any) -> Any:
+    """The class map of one (group, method) from its generator ``bundle``: G on the group's held-out
+    test-split inputs (``x``, ``maps`` [N, H, W] indexed like the test split), ranked over the
+    class-map inputs. Shared with ``pix2pixai.compare``'s stability generators."""
+    scale = bundle.scale
+    held_gen = bundle.predict_unit(x[split.heldout])[..., 0]
+    held_true = scale.to_unit(maps[split.heldout])
+    in_map = np.isin(split.heldout, split.classmap)
+    return build_class_map(
+        held_gen[in_map], held_true[in_map], data_range=scale.data_range, ranking=config.classmaps.ranking,
+        top_k=config.classmaps.top_k, heldout_generated=held_gen, heldout_targets=held_true,
+    )
 
 
 # ------------------------------------------------------------------------------------ compare
@@ -308,7 +321,8 @@ def _table(config: RunConfig, sdir: SurveyDir):
         "generators": {"generator": {k: v for k, v in cfg["generator"].items() if k != "scheduler"},
                        "classmaps": cfg["classmaps"], "methods": cfg["explain"]["methods"]},
         "classmaps": {"classmaps": cfg["classmaps"]},
-        "compare": {"classmaps": cfg["classmaps"]},
+        "compare": {"classmaps": cfg["classmaps"], "compare": cfg["compare"],
+                    "generator": {k: v for k, v in cfg["generator"].items() if k != "scheduler"}},
     }
     funcs = {"data": _data, "classifier": _classifier, "explain": _explain, "classlevel": _classlevel, "generators": _generators,
              "classmaps": _classmaps, "compare": _compare}

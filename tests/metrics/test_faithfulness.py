@@ -196,3 +196,29 @@ def test_cascading_randomisation_changes_faithful_maps_only(tiny_model):
     assert ignores_model == [("conv", pytest.approx(1.0))]
     with pytest.raises(ValueError, match="not layers with trainable weights"):
         fa.cascading_randomisation(tiny_model, gradient_times_input, x, seed=1, layers=["flatten"])
+
+
+def test_stability_pairs_lists_every_seed_pair():
+    rng = np.random.default_rng(9)
+    maps = rng.uniform(0, 1, (4, 16, 16))
+    pairs = fa.stability_pairs(maps, 1.0)
+    ref = [structural_similarity(maps[i], maps[j], gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                 data_range=1.0) for i in range(4) for j in range(i + 1, 4)]
+    np.testing.assert_allclose(pairs, ref, atol=1e-6)
+    assert pairs.max() < 0.5  # independent random maps are not stable
+    assert np.all(np.abs(fa.stability_pairs(np.repeat(maps[:1], 3, axis=0), 1.0) - 1.0) < 1e-12)
+
+
+def test_cascading_randomised_maps_one_stage_per_layer(tiny_model):
+    x = np.random.default_rng(10).uniform(0, 1, (2, 16, 16, 1)).astype(np.float32)
+    original, stages = fa.cascading_randomised_maps(tiny_model, gradient_times_input, x, seed=4)
+    assert [name for name, _ in stages] == ["logits", "hidden", "conv"]
+    np.testing.assert_allclose(original, gradient_times_input(tiny_model, x), rtol=1e-5, atol=1e-7)
+    assert all(maps.shape == original.shape for _, maps in stages)
+    # Each stage randomises one more layer, so every stage's maps differ from the previous ones.
+    for (_, before), (_, after) in zip([("intact", original), *stages], stages):
+        assert not np.allclose(before, after)
+    report = fa.cascading_randomisation(tiny_model, gradient_times_input, x, seed=4)
+    norm = fa._unit_signed
+    expected = [float(np.mean(fa.ssim(norm(original), norm(maps), 2.0))) for _, maps in stages]
+    assert [v for _, v in report] == pytest.approx(expected, abs=1e-12)

@@ -56,6 +56,11 @@ heldout_fraction = 0.4
 min_train_pairs = 2
 min_heldout = 1
 top_k = 2
+
+[compare]
+stability_seeds = 1
+stability_groups = 1
+cascading_inputs = 2
 """
 
 

@@ -33,8 +33,10 @@ def test_whole_chain_and_figures_repeat_exactly(tiny_config, tmp_path):
         run_chain([config], tmp_path / out, echo=_quiet)
     arrays = run_arrays(tmp_path / "a")
     assert "compare/comparison.json" in arrays
-    assert sum(key.endswith(".npz:class_map") for key in arrays) == 4
-    assert sum(key.endswith("generator.keras:weight0") for key in arrays) == 4
+    # 2 groups x 2 methods, and the stability seed's (first group only in the tiny config).
+    assert sum(key.endswith(".npz:class_map") and "stability" not in key for key in arrays) == 4
+    assert sum(key.endswith("generator.keras:weight0") and "stability" not in key for key in arrays) == 4
+    assert sum(key.startswith("generators/stability/seed_1/") and key.endswith(":weight0") for key in arrays) == 2
     assert_same_runs(tmp_path / "a", tmp_path / "b")
     figures = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "figures").rglob("*.png"))
     assert figures
