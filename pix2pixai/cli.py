@@ -77,11 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-run steps whose inputs are unchanged")
 
     p = add("run", "run the whole chain for one survey config (a TOML file or a shipped preset)", _cmd_run)
-    p.add_argument("config", help="CONFIG.toml or a preset name (crts, ztf-scope, ztf-braai, sim-crts, sim-ztf)")
+    p.add_argument("config", nargs="?", default=None,
+                   help="CONFIG.toml or a preset name (crts, ztf-scope, ztf-braai, sim-crts, sim-ztf); "
+                        "may be left out with --resume (the run directory's recorded config is used)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/<config name>)")
     p.add_argument("--profile", choices=("demo", "full"), default=None, help="override the config's profile")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run (finished steps are kept)")
-    p.add_argument("--force", action="store_true", help="re-run every step")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out: finished steps are kept, interrupted ones continue from "
+                        "their checkpoints; refused if CONFIG differs from the recorded one (unless --force)")
+    p.add_argument("--force", action="store_true",
+                   help="re-run every step, even over a run of another config in --out")
 
     for name, step in STEP_COMMANDS.items():
         p = add(name, f"run only the `{step}` step of CONFIG in a run directory", _cmd_step)
@@ -128,15 +133,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    """``run``: a new run refuses a run directory holding another config; ``--resume`` continues one."""
     from pix2pixai.pipeline.config import load_config
-    from pix2pixai.pipeline.runner import run_chain
+    from pix2pixai.pipeline.runner import check_run_dir, configs_from_run, resume_plan, run_chain
     from pix2pixai.pipeline.summary import print_summary
 
-    config = load_config(args.config, profile=args.profile)
-    out = args.out or Path("runs") / Path(args.config).stem
-    if (out / "manifest.json").exists() and not (args.resume or args.force):
-        _echo(f"{out} holds an earlier run: unchanged steps are skipped (use --force to redo them)")
-    manifest = run_chain([config], out, force=args.force, echo=_echo)
+    if args.config is None and not args.resume:
+        raise InputError("CONFIG is required (a TOML file or a preset name); `--resume --out RUN` alone "
+                         "continues a run with the config it recorded")
+    out = args.out or (Path("runs") / Path(args.config).stem if args.config else None)
+    if out is None:
+        raise InputError("--resume without CONFIG needs --out RUN (the run directory to continue)")
+    if args.resume:
+        recorded = configs_from_run(out)  # InputError when there is nothing to resume
+        if args.config is None and args.profile is not None:
+            raise InputError("--profile changes the config; give CONFIG with it, or leave it out to resume as recorded")
+        configs = [load_config(args.config, profile=args.profile)] if args.config else recorded
+    else:
+        configs = [load_config(args.config, profile=args.profile)]
+    earlier = check_run_dir(configs, out, force=args.force)
+    if args.resume and not args.force:
+        for line in resume_plan(configs, out):
+            _echo(line)
+    elif earlier and not args.force:
+        _echo(f"{out} holds an earlier run of this config: finished steps are kept (--force redoes them)")
+    manifest = run_chain(configs, out, force=args.force, echo=_echo)
     print_summary(manifest, out, echo=_echo)
     return 0
 

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from pix2pixai import __version__, atomic
-from pix2pixai.pipeline.config import RunConfig, load_config
+from pix2pixai.errors import InputError
+from pix2pixai.pipeline.config import RunConfig, config_from_dict, load_config
 from pix2pixai.pipeline.rundir import SurveyDir, file_digest
 from pix2pixai.pipeline.steps import STEPS, run_step
 
@@ -53,6 +54,106 @@ def run_chain(configs: Sequence[RunConfig], out: Path, *, force: bool = False, e
         manifest["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
         atomic.write_json(out / "manifest.json", manifest)
     return manifest
+
+
+#: Keys that do not change results: where the config file lies, and how generator jobs are scheduled.
+_IGNORED_KEYS: frozenset[str] = frozenset({"source_file", "generator.scheduler"})
+
+
+def recorded_configs(out: Path) -> dict[str, dict[str, Any]]:
+    """Survey name -> the config a run directory recorded for it (``<survey>/config.json``)."""
+    import json
+
+    recorded = {}
+    for path in sorted(Path(out).glob("*/config.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: unreadable recorded config ({exc}); use another --out") from None
+        if isinstance(data, dict) and isinstance(data.get("survey"), dict):
+            recorded[str(data["survey"].get("name", path.parent.name))] = data
+    return recorded
+
+
+def config_differences(given: dict[str, Any], recorded: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between a config and a recorded one.
+
+    Keys that do not change results are excluded, and so are keys the recorded config lacks: they
+    were added to the schema after that run was made (their steps still re-run by fingerprint if
+    the new settings change them).
+    """
+    keys = sorted(recorded)
+    out = []
+    for key in keys:
+        dotted = f"{prefix}{key}"
+        if dotted in _IGNORED_KEYS:
+            continue
+        a, b = given.get(key), recorded.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(config_differences(a, b, prefix=f"{dotted}."))
+        elif a != b:
+            out.append(dotted)
+    return out
+
+
+def check_run_dir(configs: Sequence[RunConfig], out: Path, *, force: bool = False) -> bool:
+    """Refuse to mix runs: ``out`` may only hold earlier runs of these very configs.
+
+    Returns True when ``out`` already holds a run of the same configs (its finished steps are kept).
+    A run of another config or of other surveys is an ``InputError`` naming what differs, unless
+    ``force`` (every step is then re-run with the given configs), so that a mistyped ``--out`` never
+    silently overwrites another experiment's results.
+    """
+    recorded = recorded_configs(out)
+    if not recorded or force:
+        return bool(recorded)
+    names = {c.survey.name for c in configs}
+    others = sorted(set(recorded) - names)
+    if others:
+        raise InputError(f"{out} holds a run of other survey(s) {', '.join(others)}; choose another --out "
+                         f"(or --force to run {', '.join(sorted(names))} beside them)")
+    for config in configs:
+        if config.survey.name not in recorded:
+            continue
+        differ = config_differences(config.to_dict(), recorded[config.survey.name])
+        if differ:
+            shown = ", ".join(differ[:8]) + (f" and {len(differ) - 8} more" if len(differ) > 8 else "")
+            raise InputError(f"{out / config.survey.name / 'config.json'} records another config (differs in "
+                             f"{shown}); choose another --out, or --force to redo every step with this config")
+    return True
+
+
+def configs_from_run(out: Path) -> list[RunConfig]:
+    """The configs a run directory recorded, rebuilt (for ``run --resume --out RUN`` without CONFIG)."""
+    recorded = recorded_configs(out)
+    if not recorded:
+        raise InputError(f"{out}: nothing to resume (no <survey>/config.json); start it with `pix2pixai run CONFIG`")
+    configs = []
+    for data in recorded.values():
+        data = dict(data)
+        origin = str(data.pop("source_file", "") or f"{out}/config.json")
+        configs.append(config_from_dict(data, origin=origin))
+    return configs
+
+
+def resume_plan(configs: Sequence[RunConfig], out: Path) -> list[str]:
+    """One line per survey saying which steps are kept, continued from checkpoints, or run."""
+    from pix2pixai.pipeline.steps import step_status
+
+    words = {"done": "kept", "partial": "continues from its checkpoints", "todo": "runs"}
+    lines = []
+    for config in configs:
+        sdir = SurveyDir(out / config.survey.name)
+        parts, settled = [], True
+        for step in STEPS:
+            status = step_status(step, config, sdir)
+            if settled and status != "done":
+                settled = False
+            elif not settled and status == "done":
+                status = "kept if its inputs come out unchanged"
+            parts.append(f"{step} {words.get(status, status)}")
+        lines.append(f"[{config.survey.name}] resume: " + "; ".join(parts))
+    return lines
 
 
 def configs_for_demo(profile: str = "demo") -> list[RunConfig]:

@@ -42,6 +42,34 @@ def run_step(name: str, config: RunConfig, sdir: SurveyDir, *, force: bool = Fal
     return {"fingerprint": print_, "seconds": timer.seconds, "summary": summary, "skipped": False}
 
 
+def step_status(name: str, config: RunConfig, sdir: SurveyDir) -> str:
+    """What running step ``name`` now would do, for ``run --resume`` to say before it starts.
+
+    ``"done"``: finished with today's settings and inputs, kept. ``"partial"``: interrupted, and it
+    continues from what it left (classifier epoch backup, unfinished map store, generator epoch
+    checkpoints). ``"todo"``: runs from the start. A step after one that is not done is judged again
+    when it is reached, because its inputs are then rewritten.
+    """
+    settings, inputs, outputs, _ = _table(config, sdir)[name]
+    print_ = fingerprint({"step": name, "settings": settings, "seed": config.seed}, inputs)
+    if sdir.is_done(name, print_, outputs):
+        return "done"
+    return "partial" if any(path.exists() for path in partial_outputs(name, sdir)) else "todo"
+
+
+def partial_outputs(name: str, sdir: SurveyDir) -> list[Path]:
+    """Files an interrupted ``name`` step leaves and continues from when it is run again."""
+    from pix2pixai.stores.maps import partial_path
+
+    if name == "classifier":
+        return [sdir.classifier / "training" / "backup"]
+    if name == "explain":
+        return [partial_path(sdir.maps)]
+    if name == "generators":
+        return sorted(sdir.generators.glob("*/*/checkpoints"))
+    return []
+
+
 # --------------------------------------------------------------------------------------- data
 def _data(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     data = load_survey(config)
@@ -244,8 +272,6 @@ def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.nd
 def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, str]], dict[str, Any]]) -> None:
     """Train one group's generators (one per method) from shared inputs; a module-level function so
     that Dask can ship it to worker processes. Outputs are written atomically, so a retried job is safe."""
-    from pathlib import Path
-
     from trainers.determinism import enable_determinism
     from trainers.pix2pix import GeneratorJob, train_generators
 
@@ -301,6 +327,12 @@ def _compare(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     return {"n_compared": len(result)}
 
 
+def generator_files(sdir: SurveyDir) -> list[Path]:
+    """Every trained generator's network and metadata: the class maps depend on them, and a
+    generator re-trained with other settings leaves ``splits.json`` unchanged."""
+    return sorted([*sdir.generators.glob("*/*/generator.keras"), *sdir.generators.glob("*/*/generator.json")])
+
+
 def _table(config: RunConfig, sdir: SurveyDir):
     """(settings, input files, output files, function) of every step."""
     cfg = config.to_dict()
@@ -310,8 +342,9 @@ def _table(config: RunConfig, sdir: SurveyDir):
         "explain": ([sdir.classifier / "predictions.npz", sdir.classifier / "model.keras"], [sdir.maps]),
         "classlevel": ([sdir.data, sdir.classifier / "model.keras"], [sdir.root / "classlevel.npz"]),
         "generators": ([sdir.data, sdir.classifier / "predictions.npz", sdir.maps], [sdir.generators / "splits.json"]),
-        "classmaps": ([sdir.generators / "splits.json", sdir.maps], [sdir.classmaps / "index.json"]),
-        "compare": ([sdir.classmaps / "index.json"], [sdir.compare / "comparison.json"]),
+        "classmaps": ([sdir.generators / "splits.json", sdir.maps, *generator_files(sdir)],
+                      [sdir.classmaps / "index.json"]),
+        "compare": ([sdir.classmaps, sdir.classifier / "model.keras"], [sdir.compare / "comparison.json"]),
     }
     sections = {
         "data": {"survey": cfg["survey"]},
