@@ -116,6 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="crts", help="dmdt preset whose dt bins are checked (default crts)")
     p.add_argument("--bins", type=int, default=24, help="number of suggested dt bins (default 24)")
     p.add_argument("--out", type=Path, default=None, help="figure path (PNG); default: none")
+
+    p = add("inspect", "look inside a classifier: activation grid, first-layer filters, max-activating patches, "
+                       "t-SNE feature map, nearest neighbours (of a run's classifier, or MODEL on INPUTS)", _cmd_inspect)
+    p.add_argument("model", nargs="?", type=Path, default=None,
+                   help="a .keras model or legacy Keras-2 .h5 (leave out to inspect the classifiers of run --out)")
+    p.add_argument("inputs", nargs="?", type=Path, default=None,
+                   help="labelled image set for MODEL: .npz or .h5 with images [N,H,W,C] and labels [N]")
+    p.add_argument("--out", type=Path, required=True,
+                   help="run directory (figures go to RUN/figures/<survey>/inspection), or the output folder "
+                        "with MODEL INPUTS")
+    p.add_argument("--survey", default=None, help="only this survey of the run (default: every survey)")
+    p.add_argument("--legacy-kind", default="crts_cnn", help="architecture of a legacy .h5 MODEL (default crts_cnn)")
+    p.add_argument("--index", type=int, default=None,
+                   help="input whose activations and neighbours are shown (default: the most confident correct one)")
+    p.add_argument("--layer", default=None, help="conv layer for the top patches (default: the last conv layer)")
+    p.add_argument("--channel", type=int, default=None,
+                   help="channel of --layer (default: the one with the highest mean peak activation)")
+    p.add_argument("--max-inputs", type=int, default=500, help="most inputs in the t-SNE map (default 500)")
     return parser
 
 
@@ -234,6 +252,39 @@ def _cmd_cadence(args: argparse.Namespace) -> int:
         from pix2pixai.figures.cadence import plot_cadence
 
         _echo(f"figure: {plot_cadence(report, args.out)}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect``: a run's classifiers on their test splits, or MODEL on a labelled image set."""
+    from pix2pixai.figures.inspection_views import inspect_survey, inspection_views, load_model_file
+
+    options = {"index": args.index, "layer": args.layer, "channel": args.channel, "max_inputs": args.max_inputs}
+    if args.model is not None:
+        from pix2pixai.data.images import read_image_set
+
+        if args.inputs is None:
+            raise InputError("MODEL needs INPUTS: a labelled image set (.npz or .h5 with images and labels)")
+        images = read_image_set(args.inputs)
+        model = load_model_file(args.model, args.legacy_kind)
+        views = inspection_views(model, images.images, images.y, images.class_names, args.out, **options)
+        for path in views.paths:
+            _echo(str(path))
+        return 0
+    from pix2pixai.figures.all import survey_dirs
+
+    _require_run(args.out)
+    dirs = [d for d in survey_dirs(args.out) if args.survey in (None, d.root.name)]
+    if not dirs:
+        raise InputError(f"{args.out}: no survey {args.survey!r} in this run "
+                         f"(surveys: {', '.join(d.root.name for d in survey_dirs(args.out))})")
+    for sdir in dirs:
+        views = inspect_survey(sdir, args.out / "figures" / sdir.root.name / "inspection", **options)
+        _echo(f"[{sdir.root.name}] input #{views.index}, {views.layer} channel {views.channel}, "
+              f"t-SNE of {views.n_tsne} inputs:")
+        for path in views.paths:
+            _echo(str(path))
+    _echo(f"`pix2pixai report --out {args.out}` puts them in report.html")
     return 0
 
 

@@ -37,11 +37,29 @@ def write_report(out: Path) -> Path:
         if figs:
             parts.append(f"<h2>Figures: {html.escape(survey)}</h2>")
             parts += [_figure(p) for p in figs]
+        parts.append(_inspection_section(out / "figures" / survey / "inspection", survey))
     parts.append("<h2>Manifest</h2><details><summary>manifest.json</summary><pre>"
                  + html.escape(json.dumps(manifest, indent=2)) + "</pre></details>")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pix2pixai report</title>"
             f"<style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
     return atomic.write_text(out / "report.html", page)
+
+
+def _inspection_section(folder: Path, survey: str) -> str:
+    """The classifier seen from inside (``pix2pixai.figures.inspection_views``), with the choices made."""
+    order = ["activations", "filters", "patches", "tsne", "neighbours"]
+    figs = sorted(folder.glob("*.png"), key=lambda p: (order.index(p.stem) if p.stem in order else len(order), p.stem))
+    if not figs:
+        return ""
+    note = ""
+    if (folder / "inspection.json").exists():
+        rec = json.loads((folder / "inspection.json").read_text())
+        note = (f"<p>Classifier on its test split: activations of input #{rec['index']} (the most confident "
+                f"correct one unless chosen), patches of {html.escape(str(rec['layer']))} channel {rec['channel']} "
+                f"(receptive field {rec['receptive_field'][0]}x{rec['receptive_field'][1]} px), t-SNE of "
+                f"{rec['n_tsne']} of {rec['n_inputs']} inputs' penultimate features. Re-draw with other "
+                "choices: <code>pix2pixai inspect --out RUN --index I --layer L --channel C</code>.</p>")
+    return f"<h2>Inspection: {html.escape(survey)}</h2>" + note + "".join(_figure(p) for p in figs)
 
 
 def _figure_order(path: Path) -> tuple[int, str]:

@@ -39,6 +39,7 @@ def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
         pngs += _training_figures(sdir, figs, name)
         pngs += _comparison_figures(sdir, figs, name)
         pngs += _class_level_figures(sdir, data, figs)
+        pngs += _inspection_figures(sdir, figs)
         echo(f"[{name}] figures: {figs}")
     return pngs
 
@@ -125,3 +126,13 @@ def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[
     with np.load(path) as stored:
         return _png(plot_class_level(stored["lighting"], stored["actmax"], data.class_names, data.meta,
                                      figs / "class_level"))
+
+
+def _inspection_figures(sdir: SurveyDir, figs: Path) -> list[Path]:
+    """Activation grid, filters, top patches, t-SNE and neighbours of the classifier on its test split
+    (``figures/<survey>/inspection/``, the report's "Inspection" section)."""
+    if not (sdir.classifier / "predictions.npz").exists():
+        return []
+    from pix2pixai.figures.inspection_views import inspect_survey
+
+    return _png(inspect_survey(sdir, figs / "inspection").paths)

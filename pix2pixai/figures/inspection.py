@@ -45,7 +45,8 @@ def contrast_normalise(images: np.ndarray) -> np.ndarray:
 
 
 def plot_activation_grid(maps: dict[str, np.ndarray], stem: Path, *, max_channels: int = 32,
-                         columns: int = 16) -> list[Path]:
+                         columns: int = 16,
+                         title: str = "Activation maps, each channel scaled to its own range") -> list[Path]:
     """One row per layer: its first ``max_channels`` channels tiled, each contrast-normalised alone.
 
     Per-channel normalisation shows *where* each channel fires; the layer title gives the value range
@@ -53,23 +54,23 @@ def plot_activation_grid(maps: dict[str, np.ndarray], stem: Path, *, max_channel
     """
     if not maps:
         raise InputError("maps is empty: expected {layer name: [h, w, c]} from activation_maps")
-    mosaics, titles = [], []
+    mosaics, row_titles = [], []
     for name, fmap in maps.items():
         channels = np.moveaxis(np.asarray(fmap, np.float32)[..., :max_channels], -1, 0)
         mosaics.append(tile(contrast_normalise(channels), min(columns, len(channels))))
         shown = f"first {len(channels)} of {fmap.shape[-1]}" if fmap.shape[-1] > len(channels) else "all"
-        titles.append(f"{name}  {fmap.shape[0]}x{fmap.shape[1]}x{fmap.shape[-1]} ({shown} channels; "
+        row_titles.append(f"{name}  {fmap.shape[0]}x{fmap.shape[1]}x{fmap.shape[-1]} ({shown} channels; "
                       f"values {float(np.min(fmap)):.2g}..{float(np.max(fmap)):.2g})")
     ratios = [m.shape[0] / m.shape[1] for m in mosaics]
     with paper_style():
         fig, axes = plt.subplots(len(maps), 1, figsize=(7.0, 0.6 + 7.0 * sum(ratios) + 0.35 * len(maps)),
                                  squeeze=False, gridspec_kw={"height_ratios": ratios})
-        for ax, mosaic, title in zip(axes[:, 0], mosaics, titles):
+        for ax, mosaic, row_title in zip(axes[:, 0], mosaics, row_titles):
             ax.imshow(mosaic, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title, loc="left")
-        fig.suptitle("Activation maps, each channel scaled to its own range")
+            ax.set_title(row_title, loc="left")
+        fig.suptitle(title)
         fig.tight_layout()
         return save_figure(fig, stem)
 

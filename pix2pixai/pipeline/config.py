@@ -30,7 +30,9 @@ class SurveyConfig:
     ``kind``: ``dmdt`` (light curves binned to dmdt images), ``triplet`` (ZTF SCI/REF/DIFF cutouts)
     or ``image`` (any labelled image set). ``source``: ``simulate`` (embedded default generators),
     ``lightcurves_npz`` (offsets format), ``lightcurves_csv`` (a CSV folder plus ``labels`` table),
-    ``fink_npz`` (raw cutouts + alerts.csv, drb pseudo-labels), ``braai_training_set``, ``images``.
+    ``fink_npz`` (raw cutouts + alerts.csv, drb pseudo-labels), ``braai_training_set``, ``images`` (an
+    .npz / HDF5 image set, :mod:`pix2pixai.data.images`). ``simulate`` with kind ``image`` gives the
+    simulated three-class patches of :mod:`pix2pixai.data.synthetic.patches`.
     """
 
     name: str = "crts"

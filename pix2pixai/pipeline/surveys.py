@@ -78,6 +78,7 @@ def load_survey(config: RunConfig) -> SurveyData:
         ("triplet", "fink_npz"): _triplets_fink,
         ("triplet", "braai_training_set"): _triplets_braai_set,
         ("image", "images"): _labelled_images,
+        ("image", "simulate"): _images_simulated,
     }
     loader = loaders.get((survey.kind, survey.source))
     if loader is None:
@@ -227,19 +228,34 @@ def _triplets_braai_set(config: RunConfig) -> SurveyData:
 
 
 def _labelled_images(config: RunConfig) -> SurveyData:
-    """Any labelled image set: an .npz with ``images`` [N,H,W,C] and ``labels`` (int or str)."""
+    """Any labelled image set (``pix2pixai.data.images``: .npz or HDF5 with images, labels, optional
+    class_names and masks); ``survey.groups`` picks and orders classes, else all classes are used."""
+    from pix2pixai.data.images import read_image_set
+
     path = expand_path(config.survey.path, config)
-    if not path.exists():
-        raise InputError(f"{path}: image set not found")
-    with np.load(path) as data:
-        for key in ("images", "labels"):
-            if key not in data.files:
-                raise InputError(f"{path}: missing array {key!r}; expected images [N,H,W,C] and labels [N]")
-        x, labels = data["images"], data["labels"]
-    if x.ndim != 4 or len(labels) != len(x):
-        raise InputError(f"{path}: images must be [N,H,W,C] with one label each; got {x.shape} and {labels.shape}")
-    names = tuple(str(v) for v in (config.survey.groups or np.unique(labels.astype(str))))
-    y = np.array([names.index(str(v)) for v in labels.astype(str)], dtype=np.int64)
+    images = read_image_set(path)
+    if config.survey.groups:
+        images = images.select(config.survey.groups, f"{config.source_file}: survey.groups")
+    return _image_survey(images.images, images.y, images.class_names, images.masks,
+                         meta={"kind": "image", "source": path.name})
+
+
+def _images_simulated(config: RunConfig) -> SurveyData:
+    """Simulated 64x64 patches: light-echo arcs, point sources, streaks, with ground-truth masks."""
+    from pix2pixai.data.synthetic.patches import PATCH_CLASSES, simulate_patches
+
+    sim = simulate_patches(config.survey.n_per_group, seed=config.seed,
+                           classes=tuple(config.survey.groups) or PATCH_CLASSES)
+    return _image_survey(sim.images, sim.labels, sim.class_names, sim.masks,
+                         meta={"kind": "image", "source": "simulated patches"})
+
+
+def _image_survey(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], masks: np.ndarray | None,
+                  meta: dict[str, Any]) -> SurveyData:
+    """An image set as survey data: each class is its own group (class maps per class)."""
+    empty = [name for k, name in enumerate(names) if not np.any(y == k)]
+    if empty:
+        raise InputError(f"{meta['source']}: classes {empty} have no images; drop them or add images")
     return SurveyData(x=x.astype(np.float32), y=y, group=y.copy(), class_names=names, group_names=names,
-                      group_class=tuple(range(len(names))), ids=np.arange(len(x)).astype(str),
-                      meta={"kind": "image"})
+                      group_class=tuple(range(len(names))), ids=np.arange(len(x)).astype(str), masks=masks,
+                      meta=meta)
