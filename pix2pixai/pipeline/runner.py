@@ -157,6 +157,7 @@ def resume_plan(configs: Sequence[RunConfig], out: Path) -> list[str]:
 
 
 def configs_for_demo(profile: str = "demo") -> list[RunConfig]:
+    """The demo's two surveys (``DEMO_CONFIGS``: simulated CRTS and ZTF) at ``profile``'s budget."""
     return [load_config(name, profile=profile) for name in DEMO_CONFIGS]
 
 
