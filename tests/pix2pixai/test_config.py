@@ -31,6 +31,16 @@ def test_demo_profile_shrinks_budget_but_file_keys_win(tmp_path):
     assert tuned.generator.epochs == 99
 
 
+def test_full_sim_crts_trains_on_more_curves_but_keeps_the_test_split_size():
+    # the full profile simulates 2,000 curves per class and holds out 10% (200 per class, what explain
+    # and the generators see), the demo 200 with 40%; real-data presets keep their own test_fraction
+    full, demo = load_config("sim-crts"), load_config("sim-crts", profile="demo")
+    assert full.survey.n_per_group * full.classifier.test_fraction == pytest.approx(200)
+    assert full.survey.n_per_group * (1 - full.classifier.test_fraction) >= 1800
+    assert (demo.survey.n_per_group, demo.classifier.test_fraction) == (200, 0.4)
+    assert load_config("crts").classifier.test_fraction == 0.4
+
+
 @pytest.mark.parametrize(
     "data, fragment",
     [
