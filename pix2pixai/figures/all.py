@@ -72,8 +72,10 @@ def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str)
     if splits_file.exists():
         skipped = {g: f"no generator: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
     title = f"{name}: pix2piXAI class maps (fidelity-ranked top generated map)"
+    notes = {(e["group"], e["method"]): f"held-out SSIM {e['heldout_ssim']:.2f}" for e in entries
+             if e.get("heldout_ssim") is not None}
     return _png(plot_class_map_grid(maps, data.group_names, methods, data.meta, figs / "class_maps",
-                                    title=title, skipped=skipped))
+                                    title=title, skipped=skipped, notes=notes))
 
 
 def _panel_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:

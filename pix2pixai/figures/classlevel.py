@@ -18,7 +18,7 @@ def plot_class_level(
     """Two rows per figure: lighting probability maps [K,H,W,C] and actmax inputs [K,H,W,C]."""
     k = len(class_names)
     with paper_style():
-        fig, axes = plt.subplots(2, k, figsize=(2.2 * k, 4.2), squeeze=False)
+        fig, axes = plt.subplots(2, k, figsize=(max(2.2 * k, 5.0), 4.6), squeeze=False)
         for j, name in enumerate(class_names):
             draw_map(axes[0, j], lighting[j].max(axis=-1), meta=meta, title=f"{name}: lighting",
                      vlim=(0.0, 1.0))
@@ -26,7 +26,7 @@ def plot_class_level(
             for row in range(2):
                 if j > 0:
                     axes[row, j].set_ylabel("")
-        fig.suptitle("Lighting: p(class) with one bin/pixel lit in an empty input (max over channels); "
-                     "activation maximisation: optimised input (mean over channels)")
-        fig.tight_layout()
+        fig.suptitle("top: lighting, p(class) with one bin/pixel lit in an empty input (max over channels)\n"
+                     "bottom: activation maximisation, the optimised input (mean over channels)", fontsize=8)
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
         return save_figure(fig, stem)

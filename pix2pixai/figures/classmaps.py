@@ -22,10 +22,14 @@ def plot_class_map_grid(
     *,
     title: str = "",
     skipped: dict[str, str] | None = None,
+    notes: dict[tuple[str, str], str] | None = None,
 ) -> list[Path]:
     """``maps[(group, method)]`` -> a groups x methods grid with a colour bar per cell.
 
     Signed methods use a diverging map centred on 0; missing cells say why (e.g. too few inputs).
+    ``notes[(group, method)]`` is printed in the cell's corner: the run passes each generator's
+    held-out SSIM, because each cell has its own colour limits, so a generator that learnt almost
+    nothing still draws a high-contrast picture and only its SSIM tells the reader not to trust it.
     """
     is_dmdt = meta.get("kind") == "dmdt"
     cell = (2.3, 2.0) if is_dmdt else (1.9, 1.8)
@@ -43,6 +47,10 @@ def plot_class_map_grid(
                             transform=ax.transAxes, color="0.4")
                 else:
                     draw_map(ax, image, signed=method in SIGNED_METHODS, meta=meta)
+                    note = (notes or {}).get((group, method))
+                    if note:
+                        ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=5.5,
+                                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
                     if is_dmdt and r < len(groups) - 1:
                         ax.set_xlabel("")
                     if is_dmdt and c > 0:
