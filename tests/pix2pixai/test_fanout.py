@@ -91,3 +91,30 @@ def test_local_cluster_gives_up_after_retries():
     distributed = pytest.importorskip("distributed")
     with pytest.raises(distributed.KilledWorker):
         run_jobs(_always_die, [1], scheduler="local:1", retries=0)
+
+
+@pytest.mark.slow
+def test_tiny_chain_generators_on_a_local_cluster_match_the_serial_run(tmp_path):
+    """The generators step fanned out on 2 worker processes gives the serial run's weights and class maps,
+    bit for bit (each group's job depends only on the job: see trainers.pix2pix.architecture, Seeds)."""
+    pytest.importorskip("distributed")
+    import shutil
+
+    from pix2pixai.pipeline.config import load_config
+    from pix2pixai.pipeline.runner import run_chain
+    from tests.pix2pixai.conftest import _identical, run_arrays, write_tiny_config
+
+    serial = load_config(write_tiny_config(tmp_path))
+    (tmp_path / "dask").mkdir()
+    fanned = load_config(write_tiny_config(tmp_path / "dask", generator={"scheduler": "local:2"}))
+    run_chain([serial], tmp_path / "a", steps=("data", "classifier", "explain"), render=False, echo=lambda _: None)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    later = ("generators", "classmaps")
+    run_chain([serial], tmp_path / "a", steps=later, render=False, echo=lambda _: None)
+    run_chain([fanned], tmp_path / "b", steps=later, render=False, echo=lambda _: None)
+    a, b = run_arrays(tmp_path / "a"), run_arrays(tmp_path / "b")
+    assert sum(key.endswith("generator.keras:weight0") for key in a) == 4
+    assert sum(key.endswith(".npz:class_map") for key in a) == 4
+    assert sorted(a) == sorted(b)
+    differ = [key for key in a if not _identical(a[key], b[key])]
+    assert differ == ["config.json"]  # which records the scheduler; every result is identical

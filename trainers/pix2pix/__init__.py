@@ -6,7 +6,9 @@ images (they would reverse time), and deterministic inference (dropout off) unle
 dropout is asked for.
 """
 
-from trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator, patch_receptive_field
+from trainers.pix2pix.architecture import (
+    GeneratorConfig, build_discriminator, build_generator, layer_seeds, patch_receptive_field,
+)
 from trainers.pix2pix.bundle import GeneratorBundle, load_generator
 from trainers.pix2pix.callbacks import GanHealthMonitor, GanHealthWarning
 from trainers.pix2pix.model import Pix2Pix, adversarial_loss
@@ -17,6 +19,6 @@ from trainers.pix2pix.training import GeneratorJob, epoch_batches, train_generat
 __all__ = [
     "GanHealthMonitor", "GanHealthWarning", "GeneratorBundle", "GeneratorConfig", "GeneratorJob", "MapScale",
     "Pix2Pix", "adversarial_loss", "build_discriminator", "build_generator", "crop", "epoch_batches",
-    "load_generator", "pad_to_pow2", "patch_receptive_field", "pow2_side", "train_generator",
+    "layer_seeds", "load_generator", "pad_to_pow2", "patch_receptive_field", "pow2_side", "train_generator",
     "train_generators", "valid_mask",
 ]

@@ -22,15 +22,25 @@ judges a local patch rather than the whole image.
 
 Normalisation: ``"batch"`` (BatchNormalization) or ``"instance"`` (GroupNormalization with
 ``groups=-1``, one group per channel, i.e. per-image per-channel statistics).
+
+Seeds: every random layer (each convolution's initialiser, each dropout) gets its own integer seed
+derived from the ``seed`` argument alone (``layer_seeds``). An unseeded Keras initialiser or
+dropout takes its seed from Python's global ``random`` when it is constructed, and any other
+thread of the process may advance that generator between ``keras.utils.set_random_seed`` and the
+build: a Dask worker's event loop does, which made the same generator job start from different
+weights on a worker than in a plain process.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import keras
+import numpy as np
 
 NORMS = ("batch", "instance")
 LOSSES = ("vanilla", "lsgan")
@@ -104,6 +114,14 @@ def patch_receptive_field(n_stride2: int) -> int:
     return 9 * 2**n_stride2 - 2
 
 
+def layer_seeds(seed: int, network: str) -> Iterator[int]:
+    """Endless distinct per-layer seeds of one network (``"generator"`` / ``"discriminator"``),
+    a function of ``(seed, network, layer number)`` only (see the module docstring for why)."""
+    stream = int.from_bytes(network.encode(), "little")
+    for k in itertools.count():
+        yield int(np.random.SeedSequence([int(seed), stream, k]).generate_state(1)[0] % 2**31)
+
+
 def _norm(kind: str, name: str) -> keras.layers.Layer:
     if kind == "batch":
         return keras.layers.BatchNormalization(name=name)
@@ -114,15 +132,22 @@ def _filters(base: int, level: int) -> int:
     return base * min(2**level, 8)
 
 
-def build_generator(side: int, in_channels: int, *, signed: bool, config: GeneratorConfig) -> keras.Model:
-    """U-Net [B, S, S, in_channels] -> [B, S, S, 1] in [-1, 1] (``signed``) or [0, 1]."""
+def _init(seeds: Iterator[int]) -> keras.initializers.Initializer:
+    """pix2pix's N(0, 0.02) weight initialiser with the next layer seed."""
+    return keras.initializers.RandomNormal(0.0, 0.02, seed=next(seeds))
+
+
+def build_generator(side: int, in_channels: int, *, signed: bool, config: GeneratorConfig,
+                    seed: int = 0) -> keras.Model:
+    """U-Net [B, S, S, in_channels] -> [B, S, S, 1] in [-1, 1] (``signed``) or [0, 1]; initial weights
+    and dropout streams depend on ``seed`` only."""
     depth = config.generator_depth(side)
-    init = keras.initializers.RandomNormal(0.0, 0.02)
+    seeds = layer_seeds(seed, "generator")
     inputs = keras.Input((side, side, in_channels), name="input")
     h = inputs
     skips = []
     for i in range(depth):
-        h = keras.layers.Conv2D(_filters(config.ngf, i), 4, strides=2, padding="same", kernel_initializer=init,
+        h = keras.layers.Conv2D(_filters(config.ngf, i), 4, strides=2, padding="same", kernel_initializer=_init(seeds),
                                 use_bias=i in (0, depth - 1), name=f"enc{i}_conv")(h)
         if 0 < i < depth - 1:
             h = _norm(config.norm, f"enc{i}_norm")(h)
@@ -130,33 +155,34 @@ def build_generator(side: int, in_channels: int, *, signed: bool, config: Genera
         skips.append(h)
     for j, i in enumerate(range(depth - 2, -1, -1)):
         h = keras.layers.Conv2DTranspose(_filters(config.ngf, i), 4, strides=2, padding="same",
-                                         kernel_initializer=init, use_bias=False, name=f"dec{i}_conv")(h)
+                                         kernel_initializer=_init(seeds), use_bias=False, name=f"dec{i}_conv")(h)
         h = _norm(config.norm, f"dec{i}_norm")(h)
         if j < config.dropout_blocks and config.dropout > 0:
-            h = keras.layers.Dropout(config.dropout, name=f"dec{i}_dropout")(h)
+            h = keras.layers.Dropout(config.dropout, seed=next(seeds), name=f"dec{i}_dropout")(h)
         h = keras.layers.ReLU(name=f"dec{i}_act")(h)
         h = keras.layers.Concatenate(name=f"dec{i}_skip")([h, skips[i]])
-    outputs = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=init,
+    outputs = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=_init(seeds),
                                            activation="tanh" if signed else "sigmoid", name="output")(h)
     return keras.Model(inputs, outputs, name="unet_generator")
 
 
-def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig) -> keras.Model:
-    """Conditional PatchGAN: ([B, S, S, in_channels], [B, S, S, 1]) -> logits [B, S/2**n, S/2**n, 1]."""
+def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig, seed: int = 0) -> keras.Model:
+    """Conditional PatchGAN: ([B, S, S, in_channels], [B, S, S, 1]) -> logits [B, S/2**n, S/2**n, 1];
+    initial weights depend on ``seed`` only."""
     n = config.discriminator_layers(side)
-    init = keras.initializers.RandomNormal(0.0, 0.02)
+    seeds = layer_seeds(seed, "discriminator")
     image = keras.Input((side, side, in_channels), name="input")
     target = keras.Input((side, side, 1), name="map")
     h = keras.layers.Concatenate(name="pair")([image, target])
     for i in range(n):
-        h = keras.layers.Conv2D(_filters(config.ndf, i), 4, strides=2, padding="same", kernel_initializer=init,
+        h = keras.layers.Conv2D(_filters(config.ndf, i), 4, strides=2, padding="same", kernel_initializer=_init(seeds),
                                 use_bias=i == 0, name=f"d{i}_conv")(h)
         if i > 0:
             h = _norm(config.norm, f"d{i}_norm")(h)
         h = keras.layers.LeakyReLU(0.2, name=f"d{i}_act")(h)
-    h = keras.layers.Conv2D(_filters(config.ndf, n), 4, padding="same", kernel_initializer=init, use_bias=False,
+    h = keras.layers.Conv2D(_filters(config.ndf, n), 4, padding="same", kernel_initializer=_init(seeds), use_bias=False,
                             name=f"d{n}_conv")(h)
     h = _norm(config.norm, f"d{n}_norm")(h)
     h = keras.layers.LeakyReLU(0.2, name=f"d{n}_act")(h)
-    logits = keras.layers.Conv2D(1, 4, padding="same", kernel_initializer=init, name="patch_logits")(h)
+    logits = keras.layers.Conv2D(1, 4, padding="same", kernel_initializer=_init(seeds), name="patch_logits")(h)
     return keras.Model([image, target], logits, name="patchgan_discriminator")
