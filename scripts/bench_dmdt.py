@@ -4,7 +4,7 @@ Curves: ``--n`` curves of ``--points`` CRTS-like points (seeded). Both paths run
 interleaved, and the best CPU time (``time.process_time``: less sensitive than wall time to other
 processes on a shared machine) of each is kept. Prints pairs/s and the speed-up ratio and writes JSON.
 The vectorised path uses the numba kernel when numba imports (``"kernel"`` in the JSON); one untimed
-call on two curves first compiles it (or loads it from numba's on-disk cache), a one-off ~2-5 s.
+call on two curves first compiles it (or loads it from numba's on-disk cache), a one-off ~5 s.
 
     python scripts/bench_dmdt.py --n 10000 --out bench_results/dmdt.json
 """
@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pixai.atomic import write_json
-from pix2pixai.data import dmdt_compiled
-from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt
+from pix2pixai.data.dmdt import DMDT_PRESETS, compiled_kernel_available, dmdt
 
 
 def crts_like_curves(n: int, points: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     baseline_s, baseline = best_cpu_seconds(histogram2d_loop, mjd, mag, repeats=args.repeats)
     vectorised_s, vectorised = best_cpu_seconds(dmdt, mjd, mag, "crts", repeats=args.repeats)
     result = {
-        "kernel": "numba" if dmdt_compiled.available() else "numpy",
+        "kernel": "numba" if compiled_kernel_available() else "numpy",
         "n_curves": args.n, "points_per_curve": args.points, "n_pairs": n_pairs, "repeats": args.repeats,
         "baseline_cpu_s": baseline_s, "vectorised_cpu_s": vectorised_s,
         "baseline_pairs_per_s": n_pairs / baseline_s, "vectorised_pairs_per_s": n_pairs / vectorised_s,

@@ -26,7 +26,6 @@ from typing import Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
-from pix2pixai.data import dmdt_compiled
 from pix2pixai.data.lightcurves import LightCurve, lightcurves_from_arrays
 from pix2pixai.errors import InputError
 
@@ -284,6 +283,8 @@ def _pair_counts(curves: Sequence[tuple[np.ndarray, np.ndarray]], preset: DmdtPr
     """
     if not _use_compiled():
         return _pair_counts_numpy(curves, preset)
+    from pix2pixai.data import dmdt_compiled
+
     lengths = np.array([t.size for t, _ in curves], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     times = np.concatenate([t for t, _ in curves]) if curves else np.zeros(0)
@@ -294,9 +295,23 @@ def _pair_counts(curves: Sequence[tuple[np.ndarray, np.ndarray]], preset: DmdtPr
                                      dm_binner.last_cell)
 
 
+def compiled_kernel_available() -> bool:
+    """True when numba imports, so that dmdts are counted by :mod:`pix2pixai.data.dmdt_compiled`."""
+    return _compiled_module_imports()
+
+
 def _use_compiled() -> bool:
     """Whether the numba kernel is used (tests switch it off to check the numpy path)."""
-    return dmdt_compiled.available()
+    return _compiled_module_imports()
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_module_imports() -> bool:
+    try:
+        import pix2pixai.data.dmdt_compiled  # noqa: F401  (imports numba: lazily, ~0.5 s)
+    except ImportError:
+        return False
+    return True
 
 
 def _pair_counts_numpy(curves: Sequence[tuple[np.ndarray, np.ndarray]], preset: DmdtPreset) -> np.ndarray:

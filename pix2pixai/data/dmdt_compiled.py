@@ -10,23 +10,17 @@ per-curve :func:`numpy.histogram2d`. Results are identical to the numpy path (an
   forward over the true bounds (amortised O(1) per pair, exact), and once it passes the last edge
   every later ``j`` is out of range too, so the row stops there.
 - ``dm`` bin: the same uniform lookup table and binary-search fallback as ``_EdgeBinner`` (exact by
-  its construction, see there).
+  its construction, see there); the row's table cells are computed first in a branch-free loop.
 
-numba is imported lazily: :func:`available` says whether it can be used; the numpy path is kept as
-the fallback and is tested equal.
+This module imports numba at import time; :mod:`pix2pixai.data.dmdt` imports it lazily and falls
+back to its numpy path when numba is missing. The kernels are module-level functions so that
+numba's on-disk cache (``cache=True``) is reused across processes (compiling takes ~5 s).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Callable
-
+import numba
 import numpy as np
-
-
-def available() -> bool:
-    """True when numba imports (the compiled kernel is then used by ``dmdt``)."""
-    return _kernel() is not None
 
 
 def pair_counts(times: np.ndarray, mags: np.ndarray, offsets: np.ndarray, dt_bounds: np.ndarray,
@@ -45,71 +39,63 @@ def pair_counts(times: np.ndarray, mags: np.ndarray, offsets: np.ndarray, dt_bou
     dm_table, dm_low, dm_scale, dm_last_cell
         ``_EdgeBinner``'s lookup table (extended bin or -1 near an edge) and its cell geometry.
     """
-    kernel = _kernel()
-    if kernel is None:
-        raise RuntimeError("numba is not importable; use the numpy path of pix2pixai.data.dmdt")
     n_dt, n_dm = dt_bounds.size - 3, dm_bounds.size - 3
     out = np.zeros((offsets.size - 1, n_dm, n_dt), np.int64)
-    kernel(times, mags, offsets, dt_bounds, dm_bounds, dm_table.astype(np.int32), float(dm_low),
-           float(dm_scale), float(dm_last_cell), out)
+    _count_pairs(np.ascontiguousarray(times, np.float64), np.ascontiguousarray(mags, np.float64),
+                 np.ascontiguousarray(offsets, np.int64), np.ascontiguousarray(dt_bounds, np.float64),
+                 np.ascontiguousarray(dm_bounds, np.float64), np.ascontiguousarray(dm_table, np.int32),
+                 float(dm_low), float(dm_scale), float(dm_last_cell), out)
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _kernel() -> Callable | None:
-    """The jitted kernel, compiled on first use (cached on disk), or None without numba."""
-    try:
-        import numba
-    except ImportError:
-        return None
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _extended_bin(bounds, x):  # pragma: no cover - compiled
+    """Last b with ``bounds[b] <= x`` (``bounds[0] = -inf``, ``bounds[-1] = inf``): numpy's
+    ``searchsorted(bounds, x, side="right") - 1``."""
+    lo, hi = 0, bounds.size - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bounds[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def extended_bin(bounds, x):  # pragma: no cover - compiled
-        lo, hi = 0, bounds.size - 1  # last b with bounds[b] <= x (bounds[0] = -inf, bounds[-1] = inf)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if bounds[mid] <= x:
-                lo = mid
-            else:
-                hi = mid
-        return lo
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def count_pairs(times, mags, offsets, dt_bounds, dm_bounds, dm_table, dm_low, dm_scale, dm_last_cell,
-                    out):  # pragma: no cover - compiled; covered through pair_counts
-        n_dt = dt_bounds.size - 3
-        n_dm = dm_bounds.size - 3
-        above_dt = n_dt + 1
-        width = n_dt + 2
-        image = np.zeros((n_dm + 2) * width, np.int64)  # one curve's counts over extended bins
-        longest = 1
-        for c in range(offsets.size - 1):
-            longest = max(longest, offsets[c + 1] - offsets[c])
-        dm_cells = np.empty(longest, np.int64)
-        for c in range(offsets.size - 1):
-            image[:] = 0
-            start, stop = offsets[c], offsets[c + 1]
-            for i in range(start, stop - 1):
-                t_i = times[i]
-                m_i = mags[i]
-                first = i + 1
-                # lookup cells of the row's dm first: a branch-free loop the compiler vectorises
-                for k in range(stop - first):
-                    position = (mags[first + k] - m_i - dm_low) * dm_scale
-                    dm_cells[k] = int(min(max(position, 0.0), dm_last_cell))
-                b_dt = 0
-                for k in range(stop - first):
-                    dt = times[first + k] - t_i
-                    while dt >= dt_bounds[b_dt + 1]:
-                        b_dt += 1
-                    if b_dt == above_dt:
-                        break  # later points have dt at least as large: all out of range
-                    b_dm = dm_table[dm_cells[k]]
-                    if b_dm < 0:
-                        b_dm = extended_bin(dm_bounds, mags[first + k] - m_i)
-                    image[b_dm * width + b_dt] += 1
-            for row in range(n_dm):
-                for col in range(n_dt):
-                    out[c, row, col] = image[(row + 1) * width + col + 1]
-
-    return count_pairs
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _count_pairs(times, mags, offsets, dt_bounds, dm_bounds, dm_table, dm_low, dm_scale, dm_last_cell,
+                 out):  # pragma: no cover - compiled; covered through pair_counts
+    n_dt = dt_bounds.size - 3
+    n_dm = dm_bounds.size - 3
+    above_dt = n_dt + 1
+    width = n_dt + 2
+    image = np.zeros((n_dm + 2) * width, np.int64)  # one curve's counts over extended bins
+    longest = 1
+    for c in range(offsets.size - 1):
+        longest = max(longest, offsets[c + 1] - offsets[c])
+    dm_cells = np.empty(longest, np.int64)
+    for c in range(offsets.size - 1):
+        image[:] = 0
+        start, stop = offsets[c], offsets[c + 1]
+        for i in range(start, stop - 1):
+            t_i = times[i]
+            m_i = mags[i]
+            first = i + 1
+            # lookup cells of the row's dm first: a branch-free loop the compiler vectorises
+            for k in range(stop - first):
+                position = (mags[first + k] - m_i - dm_low) * dm_scale
+                dm_cells[k] = int(min(max(position, 0.0), dm_last_cell))
+            b_dt = 0
+            for k in range(stop - first):
+                dt = times[first + k] - t_i
+                while dt >= dt_bounds[b_dt + 1]:
+                    b_dt += 1
+                if b_dt == above_dt:
+                    break  # later points have dt at least as large: all out of range
+                b_dm = dm_table[dm_cells[k]]
+                if b_dm < 0:
+                    b_dm = _extended_bin(dm_bounds, mags[first + k] - m_i)
+                image[b_dm * width + b_dt] += 1
+        for row in range(n_dm):
+            for col in range(n_dt):
+                out[c, row, col] = image[(row + 1) * width + col + 1]

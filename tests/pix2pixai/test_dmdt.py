@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pix2pixai.data import dmdt as dmdt_module
-from pix2pixai.data import dmdt_compiled
 from pix2pixai.data.dmdt import (
     DMDT_PRESETS,
     DmdtPreset,
@@ -54,7 +53,7 @@ def test_unpacks_to_edges_and_has_published_shapes():
 @pytest.fixture(params=["compiled", "numpy"])
 def kernel(request, monkeypatch):
     """Run a test on the numba kernel and on the pure-numpy fallback (both must equal histogram2d)."""
-    if request.param == "compiled" and not dmdt_compiled.available():
+    if request.param == "compiled" and not dmdt_module.compiled_kernel_available():
         pytest.skip("numba not importable: only the numpy path exists here")
     monkeypatch.setattr(dmdt_module, "_use_compiled", lambda: request.param == "compiled")
     return request.param
@@ -149,7 +148,7 @@ def test_many_blocks_and_flushes_give_the_same_counts(monkeypatch):
 @given(dm_edges=_custom_edges, dt_edges=_custom_edges, data=st.data())
 def test_property_compiled_kernel_equals_numpy_path(dm_edges, dt_edges, data):
     # both paths on the same curves (edge values, dt = 0, out of range, several curves of mixed length)
-    if not dmdt_compiled.available():
+    if not dmdt_module.compiled_kernel_available():
         pytest.skip("numba not importable")
     preset = DmdtPreset("custom", dm_edges, dt_edges)
     values = st.one_of(st.sampled_from([*dm_edges, *dt_edges, 0.0]), st.floats(-60, 60, allow_nan=False))
