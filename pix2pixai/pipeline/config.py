@@ -65,10 +65,16 @@ class ClassifierConfig:
 
 @dataclass(frozen=True)
 class ExplainConfig:
-    """Which producers run on the classifier's test split and with which budget."""
+    """Which producers run on the classifier's test split and with which budget.
+
+    ``gradcam_weighting``: ``elementwise`` (default; exact for Flatten heads, see
+    :mod:`pix2pixai.producers.gradcam`), ``mean`` (classic Grad-CAM, what the original work used
+    through keras-vis on the softmax output) or ``plusplus``.
+    """
 
     methods: tuple[str, ...] = CORE_METHODS
     score: str = "logit"
+    gradcam_weighting: str = "elementwise"
     shap_samples: int = 256
     shap_background: int = 64
     blanking_patch: int = 1
@@ -200,6 +206,7 @@ _CHOICES = {
     "classifier.mode": ("train", "finetune", "legacy"),
     "classifier.architecture": ("dmdt_cnn", "braai_vgg6", "generic_cnn"),
     "explain.score": ("logit", "probability"),
+    "explain.gradcam_weighting": ("elementwise", "mean", "plusplus"),
     "generator.norm": ("batch", "instance"),
     "generator.loss": ("vanilla", "lsgan"),
     "classmaps.ranking": ("fidelity", "medoid"),

@@ -150,6 +150,8 @@ def method_params(config: RunConfig, method: str, data: SurveyData, train_idx: n
         return {"background": data.x[np.sort(pick)], "n_samples": ec.shap_samples, "seed": config.seed}
     if method == "blanking":
         return {"patch": ec.blanking_patch, "stride": ec.blanking_patch}
+    if method == "gradcam":
+        return {"weighting": ec.gradcam_weighting}
     if method in ("integrated-gradients",):
         return {"seed": config.seed}
     return {}

@@ -86,3 +86,17 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
     cfg_file.write_text('[survey]\nkind = "dmdt"\nsource = "lightcurves_csv"\npath = "curves"\n')
     config = load_config(cfg_file)
     assert expand_path(config.survey.path, config) == tmp_path / "sub" / "curves"
+
+
+def test_crts_original_preset_explains_like_the_published_maps():
+    """The original model with the original's Grad-CAM (classic mean weighting of the softmax output)."""
+    from pix2pixai.pipeline.steps import method_params
+
+    config = load_config("crts-original")
+    assert config.classifier.mode == "legacy" and config.classifier.legacy_kind == "crts_cnn"
+    assert config.explain.methods == ("gradcam", "blanking", "shap")
+    assert config.explain.score == "probability"
+    assert method_params(config, "gradcam", None, None) == {"weighting": "mean"}
+    assert method_params(load_config("crts"), "gradcam", None, None) == {"weighting": "elementwise"}
+    with pytest.raises(InputError, match="explain.gradcam_weighting"):
+        config_from_dict({"explain": {"gradcam_weighting": "max"}})
