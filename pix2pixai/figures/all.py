@@ -39,7 +39,7 @@ def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
         pngs += _training_figures(sdir, figs, name)
         pngs += _comparison_figures(sdir, figs, name)
         pngs += _class_level_figures(sdir, data, figs)
-        pngs += _inspection_figures(sdir, figs)
+        pngs += _inspection_figures(sdir, figs, echo)
         echo(f"[{name}] figures: {figs}")
     return pngs
 
@@ -130,11 +130,17 @@ def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[
                                      figs / "class_level"))
 
 
-def _inspection_figures(sdir: SurveyDir, figs: Path) -> list[Path]:
+def _inspection_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
     """Activation grid, filters, top patches, t-SNE and neighbours of the classifier on its test split
-    (``figures/<survey>/inspection/``, the report's "Inspection" section)."""
+    (``figures/<survey>/inspection/``, the report's "Inspection" section). A model that cannot be
+    inspected (no convolution, fewer than 5 test inputs) is said and skipped: the other figures stand."""
     if not (sdir.classifier / "predictions.npz").exists():
         return []
+    from pix2pixai.errors import InputError
     from pix2pixai.figures.inspection_views import inspect_survey
 
-    return _png(inspect_survey(sdir, figs / "inspection").paths)
+    try:
+        return _png(inspect_survey(sdir, figs / "inspection").paths)
+    except InputError as exc:
+        echo(f"[{sdir.root.name}] inspection figures skipped: {exc}")
+        return []

@@ -154,3 +154,16 @@ def test_real_crts_cnn_on_real_dmdts(tmp_path):
     write_image_set(tmp_path / "dmdts.npz", x[:60], labels[:60], class_names=names)
     assert main(["inspect", str(model_path), str(tmp_path / "dmdts.npz"), "--out", str(tmp_path / "cli")]) == 0
     assert all((tmp_path / "cli" / f"{stem}.png").exists() for stem in VIEWS)
+
+
+def test_run_figures_skip_inspection_of_a_model_without_convolutions(tmp_path, small):
+    """A dense-only classifier has nothing to inspect: the figures step says so and goes on."""
+    from pix2pixai.figures.all import render_all
+
+    _, x, labels = small
+    inputs = keras.Input((16, 16, 1))
+    dense = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    _fake_run(tmp_path, dense, x, labels)
+    said: list[str] = []
+    assert render_all(tmp_path, echo=said.append) == []
+    assert any("inspection figures skipped" in line and "no conv" in line for line in said), said
