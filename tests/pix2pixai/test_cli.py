@@ -21,7 +21,7 @@ def test_help_lists_every_command():
     result = _run("--help")
     assert result.returncode == 0
     for command in ("demo", "run", "simulate", "train-classifier", "explain", "train-gan", "class-maps", "compare",
-                    "figures", "report", "dmdt", "classify", "cadence"):
+                    "figures", "report", "dmdt", "classify", "cadence", "inspect"):
         assert command in result.stdout
 
 
