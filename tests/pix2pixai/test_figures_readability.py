@@ -50,3 +50,15 @@ def test_training_curves_colour_by_method_with_one_legend_entry_each(kept_figure
         colours.setdefault(tuple(line.get_color()), 0)
         colours[tuple(line.get_color())] += 1
     assert sorted(colours.values()) == [5, 5, 5]  # 15 generators, 3 colours, one per method
+
+
+def test_groups_without_class_maps_are_a_footnote_not_a_row(kept_figures, tmp_path):
+    rng = np.random.default_rng(1)
+    maps = {("EA", m): rng.random((6, 6)) for m in ("gradcam", "saliency")}
+    classmaps.plot_class_map_grid(maps, ["EW", "EA", "RRd"], ["gradcam", "saliency"], {"kind": "image"},
+                                  tmp_path / "grid", skipped={"EW": "0 pairs < 20", "RRd": "14 pairs < 20"})
+    (fig,) = kept_figures
+    assert len([ax for ax in fig.axes if ax.images]) == 2  # one drawn row of two maps ...
+    assert len(fig.axes) == 2 + 2  # ... and their two colour bars: no axes for EW or RRd
+    footnote = " ".join(t.get_text() for t in fig.texts)
+    assert "EW: 0 pairs < 20" in footnote and "RRd: 14 pairs < 20" in footnote
