@@ -237,9 +237,11 @@ def config_from_dict(
     if overrides:
         data = _merge(data, overrides)
     chosen = profile or data.get("profile", "full")
-    if chosen not in PROFILES:
+    if not isinstance(chosen, str) or chosen not in PROFILES:
         raise InputError(f"{origin}: profile {chosen!r} unknown; expected one of {', '.join(PROFILES)}")
     kind = data.get("survey", {}).get("kind", SurveyConfig.kind) if isinstance(data.get("survey"), dict) else "dmdt"
+    if not isinstance(kind, str):  # a list or table here would fail the budget lookup below
+        raise InputError(f"{origin}: survey.kind must be str, got {type(kind).__name__} {kind!r}")
     budget = _merge(PROFILES[chosen]["*"], PROFILES[chosen].get(kind, {}))
     merged = _merge(budget, data)
     merged["profile"] = chosen

@@ -21,9 +21,11 @@ library-version bounds and no object timestamps, so the same maps give the same 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +37,25 @@ from pix2pixai.errors import InputError
 
 FORMAT = "pix2pixai-maps/1"
 DEFAULT_CHUNK = 256
+
+#: Method names become HDF5 group names: no "/" (a sub-group), ".", "" or NUL, and not "bin_edges".
+_METHOD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
+@contextlib.contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn the errors h5py raises on a damaged or foreign file into one InputError naming ``path``.
+
+    Why: a truncated or overwritten store fails deep inside HDF5 (OSError, KeyError, RuntimeError,
+    ValueError depending on which structure is hit); the user needs to know which file is bad.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError) as err:
+        raise InputError(f"{path}: unreadable or damaged map store ({type(err).__name__}: {err}); expected an "
+                         f"HDF5 file written by MapStore") from err
 
 
 class MapStore:
@@ -68,8 +89,10 @@ class MapStore:
             record["model_sha256"] = model_hash(model)
         text = _json(record)
         if partial.exists():
-            h5 = h5py.File(partial, "a")
-            if h5.attrs.get("format") != FORMAT or h5.attrs.get("provenance") != text:
+            with _readable(partial):
+                h5 = h5py.File(partial, "a")
+                same = h5.attrs.get("format") == FORMAT and h5.attrs.get("provenance") == text
+            if not same:
                 h5.close()
                 raise InputError(f"{partial}: unfinished store started with other provenance "
                                  f"({record} expected): delete it to start again")
@@ -92,8 +115,10 @@ class MapStore:
         if not path.exists():
             hint = " (an unfinished one exists: resume it with MapStore.create)" if partial_path(path).exists() else ""
             raise InputError(f"{path}: no map store{hint}")
-        h5 = h5py.File(path, "r")
-        if h5.attrs.get("format") != FORMAT:
+        with _readable(path):
+            h5 = h5py.File(path, "r")
+            is_store = h5.attrs.get("format") == FORMAT
+        if not is_store:
             h5.close()
             raise InputError(f"{path}: not a map store (format {FORMAT!r} expected)")
         return cls(h5, path, writable=False)
@@ -125,8 +150,12 @@ class MapStore:
               seed: int | None = None, chunk: int = DEFAULT_CHUNK) -> None:
         """Declare ``method``'s maps (shape of one map, parameters, seed, chunk rows); idempotent on resume."""
         self._require_writable()
-        if chunk < 1:
+        _check_method(method, self.path)
+        if not isinstance(chunk, (int, np.integer)) or chunk < 1:
             raise InputError(f"chunk={chunk}: expected a positive number of rows")
+        if not all(isinstance(n, (int, np.integer)) and n >= 1 for n in map_shape) or not map_shape:
+            raise InputError(f"{self.path}: method {method!r}: one map has shape {tuple(map_shape)}; expected "
+                             "one or more positive sizes (e.g. H, W, C)")
         params_text = _json(params or {})
         if method in self._h5:
             group = self._h5[method]
@@ -155,15 +184,15 @@ class MapStore:
                     index: np.ndarray | None = None) -> None:
         """Write chunk ``k`` (rows ``k*chunk ...``): rows first, flushed, then its ``done`` flag."""
         self._require_writable()
-        group = self._h5[method]
+        group = self._method(method)
         chunk = int(group.attrs["chunk"])
-        maps = np.asarray(maps, np.float32)
+        maps = _numeric(maps, f"chunk {k} of {method!r} maps", np.float32)
         if maps.shape[1:] != group["maps"].shape[1:] or not 0 < len(maps) <= chunk:
             raise InputError(f"chunk {k} of {method!r} has shape {maps.shape}: expected [<= {chunk}, "
                              f"{', '.join(map(str, group['maps'].shape[1:]))}]")
         rows = slice(k * chunk, k * chunk + len(maps))
-        targets = np.full(len(maps), -1, np.int32) if targets is None else np.asarray(targets, np.int32)
-        index = np.arange(rows.start, rows.stop) if index is None else np.asarray(index, np.int64)
+        targets = np.full(len(maps), -1, np.int32) if targets is None else _integers(targets, "targets", k, method)
+        index = np.arange(rows.start, rows.stop) if index is None else _integers(index, "index", k, method)
         if targets.shape != (len(maps),) or index.shape != (len(maps),):
             raise InputError(f"chunk {k} of {method!r}: targets {targets.shape} and index {index.shape} "
                              f"must be [{len(maps)}] like the maps")
@@ -194,7 +223,14 @@ class MapStore:
     def write(self, method: str, maps: np.ndarray, targets: np.ndarray | None = None, index: np.ndarray | None = None,
               params: dict[str, Any] | None = None, seed: int | None = None, chunk: int = DEFAULT_CHUNK) -> None:
         """Write all of ``method``'s maps ``[N, ...]`` in chunks (skipping chunks already done) and end it."""
-        maps = np.asarray(maps)
+        maps = _numeric(maps, f"{self.path}: maps of {method!r}", np.float32)
+        if maps.ndim < 2:
+            raise InputError(f"{self.path}: maps of {method!r} have shape {maps.shape}; expected [N, ...] with one "
+                             "map per row (e.g. [N, H, W, C])")
+        for name, values in (("targets", targets), ("index", index)):
+            if values is not None and np.shape(values) != (len(maps),):
+                raise InputError(f"{self.path}: {name} of {method!r} have shape {np.shape(values)}; expected "
+                                 f"[{len(maps)}], one per map")
         self.begin(method, maps.shape[1:], params=params, seed=seed, chunk=chunk)
         done = self.done_chunks(method)
         for k, start in enumerate(range(0, len(maps), chunk)):
@@ -208,7 +244,8 @@ class MapStore:
     # ------------------------------------------------------------------------------ reading
     def methods(self) -> list[str]:
         """Complete methods in the store, sorted."""
-        return sorted(m for m in self._method_names() if self._h5[m].attrs["complete"])
+        with _readable(self.path):
+            return sorted(m for m in self._method_names() if self._h5[m].attrs["complete"])
 
     def read(self, method: str, indices: np.ndarray | None = None) -> np.ndarray:
         """float32 maps of ``method``: all ``[N, ...]`` or the rows ``indices`` (any order, repeats allowed)."""
@@ -224,41 +261,81 @@ class MapStore:
 
     def info(self, method: str) -> dict[str, Any]:
         """``{"params", "seed", "chunk", "n", "complete"}`` of ``method``."""
-        group = self._method(method)
-        return {"params": json.loads(group.attrs["params"]), "seed": int(group.attrs["seed"]),
-                "chunk": int(group.attrs["chunk"]), "n": int(group["maps"].shape[0]),
-                "complete": bool(group.attrs["complete"])}
+        with _readable(self.path):
+            group = self._method(method)
+            return {"params": json.loads(group.attrs["params"]), "seed": int(group.attrs["seed"]),
+                    "chunk": int(group.attrs["chunk"]), "n": int(group["maps"].shape[0]),
+                    "complete": bool(group.attrs["complete"])}
 
     @property
     def provenance(self) -> dict[str, Any]:
-        return json.loads(self._h5.attrs["provenance"])
+        with _readable(self.path):
+            return json.loads(self._h5.attrs["provenance"])
 
     @property
     def bin_edges(self) -> dict[str, np.ndarray]:
-        group = self._h5.get("bin_edges")
-        return {} if group is None else {k: group[k][...] for k in group}
+        with _readable(self.path):
+            group = self._h5.get("bin_edges")
+            return {} if group is None else {k: group[k][...] for k in group}
 
     def _rows(self, method: str, name: str, indices: np.ndarray | None) -> np.ndarray:
-        data = self._method(method)[name]
-        if indices is None:
-            return data[...]
-        idx = np.asarray(indices, np.int64)
-        if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= data.shape[0])):
-            raise InputError(f"{self.path}: indices {idx.tolist()[:8]} out of range for {data.shape[0]} rows of {method!r}")
-        unique, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing unique rows
-        return data[unique][inverse]
+        with _readable(self.path):
+            data = self._method(method)[name]
+            if indices is None:
+                return data[...]
+            idx = _integers(indices, "indices", None, method)
+            if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= data.shape[0])):
+                raise InputError(f"{self.path}: indices of shape {idx.shape} ({np.ravel(idx)[:8].tolist()} ...) "
+                                 f"out of range for {data.shape[0]} rows of {method!r}; expected one row number each")
+            unique, inverse = np.unique(idx, return_inverse=True)  # h5py reads increasing unique rows
+            return data[unique][inverse]
 
     def _method(self, method: str) -> Any:
-        if method not in self._method_names():
-            raise InputError(f"{self.path}: no maps for method {method!r} (has {self._method_names()})")
+        names = self._method_names()
+        if not isinstance(method, str) or method not in names:
+            raise InputError(f"{self.path}: no maps for method {method!r} (has {names})")
         return self._h5[method]
 
     def _method_names(self) -> list[str]:
-        return [k for k in self._h5 if k != "bin_edges"]
+        with _readable(self.path):
+            return [k for k in self._h5 if k != "bin_edges"]
 
     def _require_writable(self) -> None:
         if not self.writable:
             raise InputError(f"{self.path}: opened read-only (use MapStore.create to write)")
+
+
+def _check_method(method: Any, path: Path) -> None:
+    if not isinstance(method, str) or not _METHOD_NAME.fullmatch(method) or method == "bin_edges":
+        raise InputError(f"{path}: method name {method!r}; expected letters, digits, '_', '.', '+' or '-' "
+                         "(not starting with '.' or '-', not 'bin_edges'), e.g. 'gradcam'")
+
+
+def _numeric(values: Any, what: str, dtype: type) -> np.ndarray:
+    """``values`` as ``dtype``, refusing what is not real numbers (strings, objects, complex)."""
+    array = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{what}: {array.dtype} array of shape {array.shape}; expected real numbers")
+    with np.errstate(over="ignore"):
+        cast = array.astype(dtype, copy=False)
+    if np.isinf(cast).sum() != np.isinf(array).sum():
+        raise InputError(f"{what}: values up to {np.nanmax(np.abs(array[np.isfinite(array)]))} overflow "
+                         f"{np.dtype(dtype).name}; expected maps within its range")
+    return cast
+
+
+def _integers(values: Any, name: str, k: int | None, method: str) -> np.ndarray:
+    """Integer row labels (targets, index, indices); floats only when they hold whole numbers."""
+    array = np.asarray(values)
+    dtype = np.dtype(np.int32 if name == "targets" else np.int64)
+    limits = np.iinfo(dtype)
+    whole = array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(np.isfinite(array)))
+                                          and bool(np.all(array == np.round(array))))
+    if not whole or (array.size and (array.min() < limits.min or array.max() > limits.max)):
+        where_ = f"chunk {k} of {method!r}" if k is not None else repr(method)
+        raise InputError(f"{where_}: {name} is a {array.dtype} array of shape {array.shape}; expected whole "
+                         f"numbers in the {dtype.name} range")
+    return array.astype(dtype)
 
 
 def partial_path(path: str | Path) -> Path:
