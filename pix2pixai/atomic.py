@@ -2,11 +2,17 @@
 
 A reader therefore sees either the old file or the complete new one, never a partial write, even if
 the process is killed mid-write (rename is atomic on POSIX within one file system).
+
+A full disk, an exceeded quota, a read-only file system or a folder without write permission is
+reported as one :class:`~pix2pixai.errors.InputError` naming the file that could not be written
+(the OSError of a failed ``write`` often carries no file name); the temporary file is removed and
+the earlier file, if any, is left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -14,6 +20,26 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from pix2pixai.errors import InputError
+
+#: OSErrors that are the machine's state, not a bug: what the user is told to fix.
+WRITE_FAULTS: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device: free some space and re-run",
+    errno.EDQUOT: "disk quota exceeded: free some space and re-run",
+    errno.EROFS: "read-only file system: choose another output folder",
+    errno.EACCES: "permission denied: make the folder writable or choose another one",
+    errno.EPERM: "operation not permitted: make the folder writable or choose another one",
+}
+
+
+def write_fault(path: Path, error: OSError) -> InputError | OSError:
+    """The InputError for a write of ``path`` that failed with ``error``, or ``error`` itself if it is
+    not a full disk / permission problem."""
+    reason = WRITE_FAULTS.get(error.errno)
+    if reason is None:
+        return error
+    return InputError(f"{path}: cannot write ({reason}); nothing was replaced, earlier results are intact")
 
 
 @contextlib.contextmanager
@@ -23,8 +49,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise write_fault(path, error) from error
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -32,8 +61,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as error:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_fault(path, error) from error
         raise
 
 
