@@ -394,10 +394,11 @@ class _EdgeBinner:
         self.low = e[0] - 2 * width
         self.scale = 1.0 / width
         n_cells_float = np.ceil((e[-1] + 2 * width - self.low) * self.scale) + 1
-        if not (np.isfinite(span) and width >= np.finfo(np.float64).tiny * _TABLE_CELLS
+        resolvable = width >= 1024 * np.spacing(np.max(np.abs(e)))  # cell index exact to < 1/1000 cell
+        if not (np.isfinite(span) and resolvable and width >= np.finfo(np.float64).tiny * _TABLE_CELLS
                 and np.isfinite(n_cells_float) and n_cells_float <= _TABLE_CELLS + 8):
-            # spans a float64 table cannot resolve (subnormal cell width, overflow): one "near an
-            # edge" cell, so every value takes the exact binary search
+            # spans a float64 table cannot resolve (cells narrower than the edges' rounding, subnormal
+            # widths, overflow): one "near an edge" cell, so every value takes the exact binary search
             self.low, self.scale, self.last_cell = float(e[0]), 1.0, 0.0
             self.table = np.full(1, -1, np.intp)
             return

@@ -124,11 +124,13 @@ def test_property_equals_histogram2d_for_custom_edges(dm_edges, dt_edges, data):
     np.testing.assert_array_equal(counts, expected)
 
 
-@pytest.mark.parametrize("dt_edges", [[0.0, 2.2250738585e-313], [-1e308, 0.0, 1e308], [0.0, 5e-324, 1.0]])
+@pytest.mark.parametrize("dt_edges", [[0.0, 2.2250738585e-313], [-1e308, 0.0, 1e308], [0.0, 5e-324, 1.0],
+                                      [-50.0, -49.99999999999999], [1e6, 1e6 + 1e-6, 1e6 + 2e-6]])
 def test_edges_too_narrow_or_wide_for_a_lookup_table_still_match_histogram2d(kernel, dt_edges):
-    # found by hypothesis: a subnormal span has no float64 table; every value then takes the binary search
-    t = np.array([0.0, 0.0, 5e-324, 2.2250738585e-313, 1.0, 1e300])
-    m = np.array([0.0, 0.5, 0.2, 0.9, 0.1, 0.4])
+    # found by hypothesis: a subnormal span, or one of a few ulps of its edges, has no float64 table;
+    # every value then takes the binary search
+    t = np.array([0.0, 0.0, 5e-324, 2.2250738585e-313, 1.0, 1e6 + 1e-6, 1e300])
+    m = np.array([0.0, 0.5, 0.2, 0.9, 0.1, 0.3, 0.4])
     preset = DmdtPreset("custom", [0.0, 0.5, 1.0], dt_edges)
     expected = reference_counts(t, m, preset.dm_edges, preset.dt_edges)
     np.testing.assert_array_equal(dmdt_module.dmdt_counts([t], [m], preset)[0], expected)
