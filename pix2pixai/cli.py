@@ -90,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, step in STEP_COMMANDS.items():
         p = add(name, f"run only the `{step}` step of CONFIG in a run directory", _cmd_step)
-        p.add_argument("config", help="CONFIG.toml or a preset name")
-        p.add_argument("--out", type=Path, required=True, help="run directory")
+        if name == "explain":
+            p.description = ("run the `explain` step of CONFIG in a run directory (explain CONFIG --out RUN), or "
+                             "explain any model's inputs into a map store (explain --model M --inputs X "
+                             "--method gradcam,saliency --out maps.h5)")
+            p.set_defaults(func=_cmd_explain)
+            _add_explain_file_arguments(p)
+        p.add_argument("config", nargs="?" if name == "explain" else None, help="CONFIG.toml or a preset name")
+        p.add_argument("--out", type=Path, required=True,
+                       help="run directory (or, with --model, the map store .h5 to write)")
         p.add_argument("--force", action="store_true", help="re-run even if inputs are unchanged")
         p.set_defaults(step=step)
 
@@ -186,6 +193,49 @@ def _cmd_step(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     run_survey(config, args.out, steps=[args.step], force=args.force, echo=_echo)
+    return 0
+
+
+def _add_explain_file_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``explain --model``: explanation maps of any model's inputs, outside a run directory."""
+    g = p.add_argument_group("outside a run directory (with --model)")
+    g.add_argument("--model", type=Path, help=".keras model, or an .h5 (Keras 3 or legacy crts_cnn / braai)")
+    g.add_argument("--inputs", type=Path, help="inputs [N, H, W(, C)] as .npy, .npz or .h5 (one array per model "
+                   "input name for multi-input models)")
+    g.add_argument("--method", help="comma-separated producers, e.g. gradcam,saliency,blanking,shap")
+    g.add_argument("--targets", default=None, help="'predicted' (default), a class index, or a .npy/.txt of one "
+                   "class per input")
+    g.add_argument("--score", choices=("logit", "probability"), default="logit", help="explained score (default logit)")
+    g.add_argument("--image-input", default=None, help="multi-input models: the input to attribute")
+    g.add_argument("--inputs-key", default=None, help="array to read from an .npz/.h5 holding several "
+                   "(also picks the --background array)")
+    g.add_argument("--background", type=Path, default=None, help="shap: reference inputs (.npy/.npz/.h5)")
+    g.add_argument("--param", action="append", default=[], metavar="[METHOD.]NAME=VALUE",
+                   help="producer parameter, e.g. patch=3 or shap.n_samples=256 (repeatable)")
+    g.add_argument("--legacy", default=None, help="legacy Keras-2 .h5 kind: crts_cnn or braai (default: tried)")
+    g.add_argument("--chunk", type=int, default=256, help="inputs per written chunk (default 256)")
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from pix2pixai.explain_files import explain_files, tqdm_progress
+
+    if args.model is None:
+        if args.config is None:
+            raise InputError("give CONFIG (run-directory step) or --model with --inputs and --method")
+        return _cmd_step(args)
+    if args.config is not None:
+        raise InputError(f"give either CONFIG ({args.config}) or --model, not both")
+    if args.inputs is None or not args.method:
+        raise InputError("--model needs --inputs FILE and --method NAME[,NAME...]")
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    progress, close = tqdm_progress(f"explain {args.inputs.name}")
+    try:
+        out = explain_files(args.model, args.inputs, methods, args.out, targets=args.targets, score=args.score,
+                            image_input=args.image_input, inputs_key=args.inputs_key, background=args.background,
+                            params=args.param, legacy=args.legacy, chunk=args.chunk, progress=progress)
+    finally:
+        close()
+    _echo(f"wrote {out}: {', '.join(methods)} maps of {args.inputs}")
     return 0
 
 

@@ -3,11 +3,16 @@
 Two set-ups, both from ../shared/data: the real CRTS CNN on up to 1,024 real dmdts (all 844 of the
 reference subset) and the real braai d6_m7 VGG6 on 64 real ZTF triplets (fink cutouts, NaN -> 0, row-L2
 normalised as d6_m7 expects). Peers: tf-keras-vis Gradcam / Saliency, shap.GradientExplainer (50
-samples, top class only), and a naive blanking loop (one compiled model call per occluded input; timed on
-a subset and extrapolated). Every timing is the best of ``--repeats`` runs after one warm-up run (so
-tracing is excluded for everyone), and ratios are against the forward pass timed in the same process.
+samples, top class only), a naive blanking loop (one compiled model call per occluded input; timed on
+a subset and extrapolated), and xplique GradCAM / Saliency / Occlusion run from their own venv by
+``scripts/xplique_compare.py`` (maps compared with ours after matching conventions; skipped with the
+reason recorded when the venv is absent). Every timing is the best of ``--repeats`` runs after one
+warm-up run (so tracing is excluded for everyone; xplique's Occlusion is timed once). Our producers run
+at their default call size (sized to the model's activations); the forward-pass baseline is the faster
+of batches of 256 and of that size, timed in the same process before and after the producers.
 
-Usage: ``python scripts/bench_producers.py [--out bench_results/bench_producers.json] [--quick]``
+Usage: ``python scripts/bench_producers.py [--out bench_results/bench_producers.json] [--quick]
+[--xplique-python /tmp/xq/bin/python]``
 """
 
 from __future__ import annotations
@@ -42,12 +47,12 @@ def best_time(fn: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def forward_fn(model: Any, x: np.ndarray) -> Callable[[], Any]:
-    """The baseline: the model's compiled forward pass over ``x`` in batches of :data:`BATCH`."""
+def forward_fn(model: Any, x: np.ndarray, batch: int = BATCH) -> Callable[[], Any]:
+    """The baseline: the model's compiled forward pass over ``x`` in batches of ``batch``."""
     import tensorflow as tf
 
-    fwd = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
-    return lambda: [fwd(x[s:s + BATCH]).numpy() for s in range(0, len(x), BATCH)]
+    fwd = tf.function(lambda rows: model(rows, training=False), reduce_retracing=True)
+    return lambda: [fwd(x[s:s + batch]).numpy() for s in range(0, len(x), batch)]
 
 
 def naive_blanking_seconds(model: Any, x: np.ndarray, targets: np.ndarray, n_calls: int, patch: int) -> float:
@@ -97,20 +102,21 @@ def shap_peer(model: Any, x: np.ndarray, background: np.ndarray, samples: int) -
 
 
 def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, layer: str, repeats: int,
-                blanking_patch: int, shap_inputs: int, naive_calls: int) -> dict[str, Any]:
+                blanking_patch: int, shap_inputs: int, naive_calls: int, xplique_python: str,
+                gradcam_compare_target: int | None = None) -> dict[str, Any]:
     from pix2pixai.producers import explain
     from pix2pixai.producers.base import score_model
 
     sm = score_model(model, "logit")
     targets = sm.targets(sm.inputs(x), None)
     peer_targets = targets if sm.n_classes == int(model.outputs[0].shape[-1]) else np.zeros_like(targets)
-    rows: dict[str, Any] = {"n_inputs": len(x), "input_shape": list(x.shape[1:])}
-    forward_call = forward_fn(model, x)
-    forward = best_time(forward_call, repeats)
+    rows: dict[str, Any] = {"n_inputs": len(x), "input_shape": list(x.shape[1:]), "rows_per_call": sm.rows_per_call}
+    forward_calls = [forward_fn(model, x), forward_fn(model, x, sm.rows_per_call)]
+    forward = min(best_time(call, repeats) for call in forward_calls)
 
     def ours(method: str, xs: np.ndarray, **params: Any) -> float:
         t = targets[:len(xs)]
-        return best_time(lambda: explain(method, model, xs, targets=t, batch_size=BATCH, **params), repeats)
+        return best_time(lambda: explain(method, model, xs, targets=t, **params), repeats)
 
     for method in ("gradcam", "saliency"):
         ours_s = ours(method, x)
@@ -129,8 +135,10 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
     rows["blanking"] = {"patch": blanking_patch, "ours_s": ours_s,
                         "peer": "naive loop (extrapolated)", "peer_s": naive_s, "speedup_vs_peer": naive_s / ours_s}
     rows["integrated-gradients"] = {"steps": 64, "ours_s": ours("integrated-gradients", x)}
+    rows["xplique"] = xplique_rows(model, x, targets, layer, blanking_patch, repeats, xplique_python, rows,
+                                   gradcam_compare_target)
     # the shared 2-core box is noisy: the baseline is the best of a run before and one after the producers
-    forward = min(forward, best_time(forward_call, repeats))
+    forward = min([forward] + [best_time(call, repeats) for call in forward_calls])
     rows["forward_s"] = forward
     for method in ("gradcam", "saliency", "blanking", "integrated-gradients"):
         rows[method]["x_forward"] = rows[method]["ours_s"] / forward
@@ -142,7 +150,57 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
         peer_s = f"{r['peer_s']:.3f}" if r.get("peer_s") else "-"
         speedup = f"{r['speedup_vs_peer']:.1f}x" if r.get("speedup_vs_peer") else "-"
         print(f"{method:<22}{r['ours_s']:>10.3f}{x_fwd:>9}{peer_s:>11}{speedup:>10}  {r.get('peer', '')}")
+    xq = rows["xplique"]
+    if "error" in xq:
+        print(f"xplique: not run ({xq['error']})")
+    for method, r in xq.get("methods", {}).items():
+        print(f"xplique {method:<14}{r['ours_s']:>10.3f}{'':>9}{r['xplique_s']:>11.3f}{r['speedup']:>9.1f}x  "
+              f"maps: max |diff| {r['agreement']['max_abs_diff_rel']:.1e} of max, r = {r['agreement']['pearson']:.6f}")
     return rows
+
+
+def xplique_rows(model: Any, x: np.ndarray, targets: np.ndarray, layer: str, patch: int, repeats: int,
+                 python: str, ours_rows: dict[str, Any], gradcam_compare_target: int | None) -> dict[str, Any]:
+    """xplique GradCAM / Saliency / Occlusion vs ours: timings (same inputs) and map agreement.
+
+    Our maps are computed in xplique's conventions (classic mean-weight Grad-CAM with bicubic upsampling,
+    saliency max over channels, blanking summed over channels). Grad-CAM maps of the predicted class are
+    all zero for most real dmdts, so ``gradcam_compare_target`` (e.g. LPV) gives maps worth comparing.
+    """
+    from pix2pixai.producers import explain, reduce_maps
+
+    import xplique_compare
+
+    batch = ours_rows["rows_per_call"]
+    run = xplique_compare.run_xplique(model, x, targets, conv_layer=layer, patch=patch, batch_size=batch,
+                                      repeats=repeats, python=python)
+    if "error" in run:
+        return {"error": run["error"]}
+    cam_targets = targets
+    if gradcam_compare_target is not None:
+        cam_targets = np.full_like(targets, gradcam_compare_target)
+        cam_run = xplique_compare.run_xplique(model, x, cam_targets, conv_layer=layer, patch=patch, batch_size=batch,
+                                              repeats=1, python=python, methods=("gradcam",))
+        if "error" in cam_run:
+            return {"error": cam_run["error"]}
+        run["maps"]["gradcam"] = cam_run["maps"]["gradcam"]
+    ours_maps = {
+        "gradcam": explain("gradcam", model, x, targets=cam_targets, weighting="mean", upsample="bicubic")[..., 0],
+        "saliency": reduce_maps(explain("saliency", model, x, targets=targets), "saliency"),
+        "occlusion": reduce_maps(explain("blanking", model, x, targets=targets, patch=patch), "blanking"),
+    }
+    ours_s = {"gradcam": ours_rows["gradcam"]["ours_s"], "saliency": ours_rows["saliency"]["ours_s"],
+              "occlusion": ours_rows["blanking"]["ours_s"]}
+    methods = {}
+    for method, theirs in run["maps"].items():
+        methods[method] = {"ours_s": ours_s[method], "xplique_s": run["seconds"][method],
+                           "speedup": run["seconds"][method] / ours_s[method],
+                           "agreement": xplique_compare.compare_maps(ours_maps[method], theirs)}
+    methods["occlusion"]["patch"] = patch
+    if gradcam_compare_target is not None:
+        methods["gradcam"]["maps_compared_for_target"] = gradcam_compare_target
+    return {"version": run["xplique"], "tensorflow": run["tensorflow"], "keras": run["keras"], "batch_size": batch,
+            "methods": methods}
 
 
 def crts_setup() -> tuple[Any, np.ndarray, np.ndarray] | None:
@@ -179,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "bench_results" / "bench_producers.json"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer inputs (smoke run)")
+    parser.add_argument("--xplique-python", default=None,
+                        help="python of the venv holding xplique (default $XPLIQUE_PYTHON or /tmp/xq/bin/python)")
     args = parser.parse_args(argv)
+    import xplique_compare
+
+    xplique_python = args.xplique_python or xplique_compare.DEFAULT_PYTHON
     import tensorflow as tf
 
     results: dict[str, Any] = {"python": sys.version.split()[0], "tensorflow": tf.__version__,
@@ -189,19 +252,23 @@ def main(argv: list[str] | None = None) -> int:
         model, x, bg = crts
         x = x[:128] if args.quick else x
         results["crts_cnn"] = bench_model("real CRTS CNN", model, x, bg, "conv2d2", args.repeats,
-                                          blanking_patch=1, shap_inputs=min(len(x), 128), naive_calls=400)
+                                          blanking_patch=1, shap_inputs=min(len(x), 128), naive_calls=400,
+                                          xplique_python=xplique_python, gradcam_compare_target=6)  # 6: LPV
     vgg = vgg6_setup()
     if vgg:
         model, x, bg = vgg
         x = x[:16] if args.quick else x
         results["braai_vgg6"] = bench_model("real braai VGG6", model, x, bg, "conv4", args.repeats,
-                                            blanking_patch=3, shap_inputs=min(len(x), 16), naive_calls=300)
+                                            blanking_patch=3, shap_inputs=min(len(x), 16), naive_calls=300,
+                                            xplique_python=xplique_python)
     if not (crts or vgg):
         print(f"no real data under {DATA}: nothing to benchmark")
         return 1
+    from pix2pixai import atomic
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    atomic.write_text(out, json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {out}")
     return 0
 

@@ -14,8 +14,10 @@ score difference per pixel (per channel).
 
 Speed: a window whose pixels all equal the baseline leaves the input unchanged, so its ``delta`` is
 exactly 0 and it is skipped (only ~27% of real CRTS dmdt bins are non-empty). All remaining occluded
-inputs of a group of inputs are built with vectorised indexing and scored in large compiled batches whose
-occluded-input tensor stays under ``memory_bytes``.
+inputs of a group of inputs are built with vectorised indexing and scored in compiled batches whose
+occluded-input tensor stays under ``memory_bytes`` and holds at most the model's cache-sized call
+(:attr:`pix2pixai.producers.base.ScoreModel.rows_per_call`; on the braai VGG6, calls of 35 occluded
+triplets ran 1.3x faster than calls of 176).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import Inputs, ScoreModel, batch_size_of, score_model
+from pix2pixai.producers.base import Inputs, ScoreModel, request, score_model
 
 DEFAULT_MEMORY_BYTES = 8 * 2**20
 
@@ -68,13 +70,11 @@ def blanking(
         raise InputError(f"baseline has shape {np.shape(baseline)}: expected a scalar or broadcastable to "
                          f"{sm.image_shape}") from None
     windows = _Windows(height, width, patch, stride)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    rows_per_call = memory_bytes // (height * width * channels * 4)
-    out = np.zeros(inputs.image.shape, np.float32)
-    for rows, batch in inputs.batches(bs):
-        out[rows] = _blank_batch(sm, batch, t[rows], windows, base, per_channel, rows_per_call)
+    req = request(model, x, targets, score, image_input=image_input, batch_size=batch_size)
+    rows_per_call = min(memory_bytes // (height * width * channels * 4), sm.rows_per_call)
+    out = np.zeros(req.inputs.image.shape, np.float32)
+    for rows, batch, t in req.batches():
+        out[rows] = _blank_batch(sm, batch, t, windows, base, per_channel, rows_per_call)
     return out / windows.coverage[None, :, :, None]
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import ScoreModel, batch_size_of, score_model
+from pix2pixai.producers.base import ScoreModel, request
 from pix2pixai.producers.gradcam import UPSAMPLING
 
 #: Layers that are the identity at inference and may sit between the maps, the pooling and the head.
@@ -73,14 +73,9 @@ def cam(
     if layer is not None and layer != pooled:
         raise InputError(f"layer={layer!r}: CAM needs the maps the global average pooling reads, i.e. layer "
                          f"{pooled!r} of model {model.name!r}")
-    sm = score_model(model, "logit", image_input)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    fn = sm.compiled(f"cam/{pooled}/{relu}/{upsample}", _cam_fn(sm, pooled, relu, upsample))
-    out = [np.asarray(fn(b.image, b.others, t[rows])) for rows, b in inputs.batches(bs)]
-    maps = np.concatenate(out) if out else np.zeros((0, *sm.image_shape[:2]), np.float32)
-    return np.broadcast_to(maps[..., None], (len(inputs), *sm.image_shape)).astype(np.float32)
+    req = request(model, x, targets, "logit", image_input=image_input, batch_size=batch_size)
+    fn = req.sm.compiled(f"cam/{pooled}/{relu}/{upsample}", _cam_fn(req.sm, pooled, relu, upsample))
+    return req.spatial(req.map_batches(fn))
 
 
 def pooled_layer(model: Any) -> str:

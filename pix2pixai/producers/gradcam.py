@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import ScoreModel, batch_size_of, score_model, target_scores
+from pix2pixai.producers.base import ScoreModel, request, target_scores
 
 WEIGHTINGS = ("elementwise", "mean", "plusplus")
 UPSAMPLING = ("bilinear", "bicubic")
@@ -81,19 +81,13 @@ def gradcam(
         raise InputError(f"weighting={weighting!r}: expected one of {WEIGHTINGS}")
     if upsample not in UPSAMPLING:
         raise InputError(f"upsample={upsample!r}: expected one of {UPSAMPLING}")
-    sm = score_model(model, score, image_input)
     layer = layer or last_conv_layer(model)
     _check_layer(model, layer)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    fn = sm.compiled(f"gradcam/{layer}/{weighting}/{relu}/{upsample}/{conv_resolution}",
-                     _cam_fn(sm, layer, weighting, relu, upsample, conv_resolution))
-    out = [np.asarray(fn(b.image, b.others, t[rows])) for rows, b in inputs.batches(bs)]
-    maps = np.concatenate(out) if out else np.zeros((0,), np.float32)
-    if conv_resolution:
-        return maps.astype(np.float32)
-    return np.broadcast_to(maps[..., None], (len(inputs), *sm.image_shape)).astype(np.float32)
+    req = request(model, x, targets, score, image_input=image_input, batch_size=batch_size)
+    fn = req.sm.compiled(f"gradcam/{layer}/{weighting}/{relu}/{upsample}/{conv_resolution}",
+                         _cam_fn(req.sm, layer, weighting, relu, upsample, conv_resolution))
+    maps = req.map_batches(fn)
+    return maps if conv_resolution else req.spatial(maps)
 
 
 def gradcam_plusplus(model: Any, x: Any, targets: Any = None, score: str = "logit", **params: Any) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, input_generators, path_integral, score_model
+from pix2pixai.producers.base import input_generators, path_integral, request
 
 DEFAULT_SAMPLES = 256
 
@@ -53,24 +53,22 @@ def gradient_shap(
         :func:`pix2pixai.producers.base.input_generators`), so batching and chunking never change them.
     stratified : balanced backgrounds and stratified path points (default) or plain i.i.d. draws
         (backgrounds with replacement, ``a ~ U(0,1)``, as in ``shap.GradientExplainer``).
-    batch_size : path points per compiled gradient call.
+    batch_size : path points per compiled gradient call (default: sized to the model, see
+        :func:`pix2pixai.producers.base.request`).
     """
     if background is None:
         raise InputError("shap needs background=: an [M, H, W, C] array of reference inputs (e.g. training data)")
     if n_samples < 1:
         raise InputError(f"n_samples={n_samples}: expected >= 1")
-    sm = score_model(model, score, image_input)
-    bg = sm.image_array(background)
+    req = request(model, x, targets, score, image_input=image_input, batch_size=batch_size)
+    bg = req.sm.image_array(background)
     if len(bg) == 0:
         raise InputError("background is empty: expected at least one reference input")
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    n = len(inputs)
-    which, alpha = _plan(input_generators(seed, inputs.image), len(bg), n_samples, stratified)
+    n = len(req.inputs)
+    which, alpha = _plan(input_generators(seed, req.inputs.image), len(bg), n_samples, stratified)
     row_input = np.repeat(np.arange(n), n_samples)
     weight = np.full(row_input.size, 1.0 / n_samples, np.float32)
-    return path_integral(sm, inputs, t, row_input, bg, which.ravel(), alpha.ravel(), weight, bs)
+    return path_integral(req, row_input, bg, which.ravel(), alpha.ravel(), weight)
 
 
 def _plan(rngs: list[np.random.Generator], n_background: int, n_samples: int,

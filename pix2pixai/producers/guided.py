@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, score_model
+from pix2pixai.producers.base import request
 from pix2pixai.producers.gradcam import gradcam
 
 _GUIDED_CLONES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -57,13 +57,10 @@ def guided_backprop(
     -------
     float32 ``[N, H, W, C]``, signed and unnormalised.
     """
-    sm = score_model(guided_clone(model), score, image_input)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    out = np.empty(inputs.image.shape, np.float32)
-    for rows, batch in inputs.batches(bs):
-        out[rows] = sm.gradients(batch.image, batch.others, t[rows])[1]
+    req = request(guided_clone(model), x, targets, score, image_input=image_input, batch_size=batch_size)
+    out = np.empty(req.inputs.image.shape, np.float32)
+    for rows, batch, t in req.batches():
+        out[rows] = req.sm.gradients(batch.image, batch.others, t)[1]
     return out
 
 
@@ -84,13 +81,10 @@ def guided_gradcam(
     Both factors explain the same target (resolved once: given, or the model's predicted class).
     ``layer``, ``weighting`` and ``upsample`` are Grad-CAM's (see :func:`pix2pixai.producers.gradcam.gradcam`).
     """
-    sm = score_model(model, score, image_input)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    coarse = gradcam(model, x, t, score, layer=layer, weighting=weighting, upsample=upsample,
-                     batch_size=bs, image_input=image_input)
-    return coarse * guided_backprop(model, x, t, score, batch_size=bs, image_input=image_input)
+    req = request(model, x, targets, score, image_input=image_input, batch_size=batch_size)
+    coarse = gradcam(model, x, req.targets, score, layer=layer, weighting=weighting, upsample=upsample,
+                     batch_size=req.batch_size, image_input=image_input)
+    return coarse * guided_backprop(model, x, req.targets, score, batch_size=req.batch_size, image_input=image_input)
 
 
 def guided_clone(model: Any) -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import batch_size_of, input_generators, path_integral, score_model
+from pix2pixai.producers.base import input_generators, path_integral, request
 
 RULES = ("middle", "trapezoid", "left", "right")
 BASELINES = ("zero", "blur", "uniform")
@@ -55,15 +55,12 @@ def integrated_gradients(
     """
     if steps < 1:
         raise InputError(f"steps={steps}: expected >= 1")
-    sm = score_model(model, score, image_input)
-    bs = batch_size_of(batch_size)
-    inputs = sm.inputs(x)
-    t = sm.targets(inputs, targets, bs)
-    baselines = make_baselines(inputs.image, baseline, blur_sigma, seed)
+    req = request(model, x, targets, score, image_input=image_input, batch_size=batch_size)
+    baselines = make_baselines(req.inputs.image, baseline, blur_sigma, seed)
     alpha, weight = quadrature(steps, rule)
-    n = len(inputs)
+    n = len(req.inputs)
     row_input = np.repeat(np.arange(n), alpha.size)
-    return path_integral(sm, inputs, t, row_input, baselines, row_input, np.tile(alpha, n), np.tile(weight, n), bs)
+    return path_integral(req, row_input, baselines, row_input, np.tile(alpha, n), np.tile(weight, n))
 
 
 def quadrature(steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
