@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ Progress = Callable[[int, int | None], None]
 def produce_to_store(
     method: str,
     model: Any,
-    x: Any,
+    x: np.ndarray | Iterable[np.ndarray],
     store_path: str | Path,
     *,
     chunk: int = DEFAULT_CHUNK,
