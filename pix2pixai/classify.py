@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -22,11 +23,15 @@ def load_dmdt_model(path: Path):
 
     if not Path(path).exists():
         raise InputError(f"{path}: model file not found")
-    if str(path).endswith(".keras"):
-        return keras.models.load_model(path, compile=False)
-    if str(path).endswith(".h5"):
+    if not str(path).endswith((".keras", ".h5")):
+        raise InputError(f"{path}: expected a .keras model or a legacy .h5 CRTS CNN")
+    try:
+        if str(path).endswith(".keras"):
+            return keras.models.load_model(path, compile=False)
         return load_legacy_model(path, "crts_cnn")
-    raise InputError(f"{path}: expected a .keras model or a legacy .h5 CRTS CNN")
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:  # truncated, corrupt or another format
+        raise InputError(f"{path}: not a loadable model ({type(err).__name__}: {err}); expected a complete .keras "
+                         "file or a legacy Keras-2 .h5 CRTS CNN") from err
 
 
 def classify_lightcurves(curves: Sequence, model_path: Path, *, preset: str = "crts", out: Path,

@@ -28,6 +28,7 @@ import numpy as np
 import metrics
 from metrics.ranking import fidelity_ranking, medoid_ranking
 from pix2pixai import atomic
+from pix2pixai.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,10 @@ def build_class_map(
     heldout_generated, heldout_targets : optional [M, H, W]
         All held-out members, for the generator's held-out SSIM / L1 (defaults to the inputs).
     """
-    if generated.shape != targets.shape or generated.ndim != 3 or generated.shape[0] == 0:
+    if generated.ndim == 3 and generated.shape[0] == 0:
+        raise InputError("no class-map inputs: no held-out input of this class was classified correctly with "
+                         "confidence >= classmap_threshold; lower [classmaps] classmap_threshold or add inputs")
+    if generated.shape != targets.shape or generated.ndim != 3:
         raise ValueError(f"generated and targets must be equal non-empty [N,H,W]; got {generated.shape}, {targets.shape}")
     fid_order, fid_scores = fidelity_ranking(generated, targets, data_range=data_range)
     med_order, med_scores = medoid_ranking(generated, data_range=data_range)

@@ -3,8 +3,11 @@
 Every reader funnels through :func:`_validated_curve`, so all curves obey one contract: float64
 ``mjd``/``mag``/``magerr`` (a float32 MJD near 5e4 resolves only ~5.6 minutes, which would merge the
 ~10-minute CRTS exposure groups into dt = 0), only finite rows (non-finite rows are dropped, counted in
-``dropped`` and logged), non-negative errors, at least two points (one pair is the least a dmdt needs),
-sorted by time with ties broken by magnitude (the ``(mjd, mag)`` order reproduces the reference dmdts).
+``dropped`` and logged), non-negative errors, at least two points (one pair is the least a dmdt needs)
+at two or more distinct times (pairs at dt = 0 alone carry no variability), magnitudes within
+``MAG_LIMIT`` (beyond it the column holds fluxes or missing-value sentinels such as 99 / -99, which
+would silently fill the dmdt's edge bins or leave it empty), sorted by time with ties broken by
+magnitude (the ``(mjd, mag)`` order reproduces the reference dmdts).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import numpy as np
 from pix2pixai.errors import InputError, where
 
 logger = logging.getLogger(__name__)
+
+#: Largest |magnitude| accepted: the brightest stars are near -1.5 and the deepest surveys reach ~30.
+MAG_LIMIT = 50.0
 
 #: Accepted column names (lower case) for each field, first match wins.
 _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -221,10 +227,17 @@ def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray) -> LightC
         row = int(rows[negative[0]])
         raise InputError(f"{where(source, row, 'magerr')}negative error {curve.magerr[negative[0]]}; "
                          "expected magerr >= 0")
+    huge = np.flatnonzero(finite & (np.abs(curve.mag) > MAG_LIMIT))
+    if huge.size:
+        raise InputError(f"{where(source, int(rows[huge[0]]), 'mag')}{curve.mag[huge[0]]} (and {huge.size - 1} more) "
+                         f"beyond +-{MAG_LIMIT:g}; expected magnitudes (not fluxes or 99 / -99 missing-value markers)")
     kept = np.flatnonzero(finite)
     if kept.size < 2:
         raise InputError(f"{source}: curve {curve.lcid!r} has {kept.size} usable point(s); need at least 2 "
                          "(a dmdt needs one pair)")
+    if np.unique(curve.mjd[kept]).size < 2:
+        raise InputError(f"{where(source, field='mjd')}curve {curve.lcid!r}: all {kept.size} points share the time "
+                         f"{curve.mjd[kept[0]]}; need at least 2 distinct times (a dmdt needs a pair with dt > 0)")
     order = kept[np.lexsort((curve.mag[kept], curve.mjd[kept]))]
     return LightCurve(curve.lcid, curve.mjd[order], curve.mag[order], curve.magerr[order], label=curve.label,
                       band=None if curve.band is None else curve.band[order], dropped=dropped)
