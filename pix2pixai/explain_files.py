@@ -237,13 +237,14 @@ def explain_files(
     per_method = parse_params(params, methods)
     model = load_model(model_path, legacy)
     names = [t.name for t in model.inputs]
+    if any("background" in p for p in per_method.values()):
+        raise InputError("--param background=...: give reference inputs as a file with --background FILE")
     if "shap" in methods:
-        if background is None and "background" not in per_method["shap"]:
+        if background is None:
             raise InputError("method shap needs --background FILE: reference inputs, e.g. a sample of training data")
-        if background is not None:
-            with open_inputs(background, names, image_input, inputs_key) as bg:
-                per_method["shap"]["background"] = np.asarray(
-                    bg[image_input or names[0]][:] if isinstance(bg, Mapping) else bg[:], np.float32)
+        with open_inputs(background, names, image_input, inputs_key) as bg:
+            per_method["shap"]["background"] = np.asarray(
+                bg[image_input or names[0]][:] if isinstance(bg, Mapping) else bg[:], np.float32)
     provenance = {"model": Path(model_path).name, "model_bytes": Path(model_path).stat().st_size,
                   "inputs": Path(inputs_path).name, "inputs_bytes": Path(inputs_path).stat().st_size,
                   "inputs_key": inputs_key, "targets": targets}

@@ -162,3 +162,35 @@ def test_every_method_is_deterministic_and_float32(method):
     assert first.dtype == np.float32 and first.shape == x.shape
     np.testing.assert_array_equal(first, explain(method, model, x, **params))
     np.testing.assert_allclose(first, explain(method, model, x, batch_size=2, **params), rtol=1e-5, atol=1e-6)
+
+
+def test_default_call_size_fits_the_largest_activation_and_never_changes_maps():
+    """Calls are sized so the largest layer output stays under the budget; results do not depend on it."""
+    from pix2pixai.producers.base import ACTIVATION_BUDGET_BYTES
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((63, 63, 3)), keras.layers.Conv2D(16, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    sm = score_model(model)
+    assert sm.rows_per_call == ACTIVATION_BUDGET_BYTES // (61 * 61 * 16 * 4)  # 35, as on the braai VGG6
+    x = np.random.default_rng(0).random((80, 63, 63, 3), dtype=np.float32)  # 3 default calls
+    background = x[:5]
+    for method, params in (("saliency", {}), ("shap", {"background": background, "n_samples": 6}),
+                           ("blanking", {"patch": 21})):
+        default = explain(method, model, x, targets=1, **params)
+        one_call = explain(method, model, x, targets=1, batch_size=1000, **params)
+        np.testing.assert_allclose(default, one_call, rtol=1e-5, atol=1e-6 * np.abs(one_call).max())
+
+
+def test_request_resolves_targets_once_for_every_producer():
+    """The shared request: predicted class by default, a given int broadcast, bad targets refused."""
+    from pix2pixai.producers.base import request
+
+    model = tiny_cnn()
+    x = np.random.default_rng(1).random((7, 10, 12, 3), dtype=np.float32)
+    req = request(model, x, batch_size=3)
+    np.testing.assert_array_equal(req.targets, model.predict(x, verbose=0).argmax(axis=1))
+    assert [rows for rows, _, _ in req.batches()] == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    np.testing.assert_array_equal(request(model, x, 2).targets, np.full(7, 2))
+    with pytest.raises(InputError, match="targets"):
+        request(model, x, 9)
