@@ -24,7 +24,7 @@ COLUMNS = 4
 
 def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = "") -> list[Path]:
     """One panel per metric (candidates on the x axis, one marker per (group, method), mean as a
-    bar; a candidate without the metric, e.g. no stability for input aggregates, has no bar), then
+    bar; a candidate without the metric, e.g. no stability for input aggregates, shows "n/a"), then
     the cascading-randomisation curves: SSIM of each candidate to the randomised model's mean map,
     mean over (group, method), from the intact model through each randomised layer."""
     present = [(k, label) for k, label in METRICS if any(k in s for r in rows for s in r["scores"].values())]
@@ -44,6 +44,9 @@ def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = 
             jitter = np.linspace(-0.25, 0.25, max(1, len(rows)))
             for i, row in enumerate(values):
                 ax.plot(np.arange(len(candidates)) + jitter[i], row, ".", ms=3, alpha=0.7)
+            for i in np.flatnonzero(~has):  # say why a slot is empty rather than leave a reader guessing
+                ax.text(i, 0.03, "n/a", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                        fontsize=6, color="0.45")
             ax.set_xticks(range(len(candidates)), candidates, rotation=45, ha="right")
             ax.set_title(label)
         if cascades:

@@ -62,3 +62,18 @@ def test_groups_without_class_maps_are_a_footnote_not_a_row(kept_figures, tmp_pa
     assert len(fig.axes) == 2 + 2  # ... and their two colour bars: no axes for EW or RRd
     footnote = " ".join(t.get_text() for t in fig.texts)
     assert "EW: 0 pairs < 20" in footnote and "RRd: 14 pairs < 20" in footnote
+
+
+def test_comparison_marks_candidates_without_a_metric(monkeypatch, tmp_path):
+    from pix2pixai.figures import comparison
+
+    figures: list = []
+    monkeypatch.setattr(comparison, "save_figure", lambda fig, stem: figures.append(fig) or [])
+    scores = {"fidelity_top1": {"deletion_auc": 0.2, "stability_ssim_mean": 0.7},
+              "mean_input": {"deletion_auc": 0.3}}  # input aggregates use no generator: no stability
+    comparison.plot_comparison([{"group": "EA", "method": "shap", "scores": scores}], tmp_path / "cmp")
+    (fig,) = figures
+    stability = next(ax for ax in fig.axes if ax.get_title().startswith("stability"))
+    assert [t.get_text() for t in stability.texts] == ["n/a"]
+    deletion = next(ax for ax in fig.axes if ax.get_title().startswith("deletion"))
+    assert len(deletion.texts) == 0
