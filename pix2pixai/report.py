@@ -37,6 +37,8 @@ def write_report(out: Path) -> Path:
         if figs:
             parts.append(f"<h2>Figures: {html.escape(survey)}</h2>")
             parts += [_figure(p) for p in figs]
+        parts.append(_cadence_section(out / survey / "cadence.json", out / "figures" / survey / "cadence", survey))
+        parts.append(_gallery_section(out / "figures" / survey / "gallery", survey))
         parts.append(_inspection_section(out / "figures" / survey / "inspection", survey))
     parts.append("<h2>Manifest</h2><details><summary>manifest.json</summary><pre>"
                  + html.escape(json.dumps(manifest, indent=2)) + "</pre></details>")
@@ -60,6 +62,56 @@ def _inspection_section(folder: Path, survey: str) -> str:
                 f"{rec['n_tsne']} of {rec['n_inputs']} inputs' penultimate features. Re-draw with other "
                 "choices: <code>pix2pixai inspect --out RUN --index I --layer L --channel C</code>.</p>")
     return f"<h2>Inspection: {html.escape(survey)}</h2>" + note + "".join(_figure(p) for p in figs)
+
+
+def _cadence_section(record_file: Path, folder: Path, survey: str) -> str:
+    """How the survey's time lags fill the dmdt preset's dt bins (``pix2pixai.data.cadence``, computed
+    by the data step from the light curves): KL divergences, pairs per dt bin, suggested edges."""
+    if not record_file.exists():
+        return ""
+    rec = json.loads(record_file.read_text())
+    head = f"<h2>Cadence: {html.escape(survey)}</h2>"
+    if "unavailable" in rec:
+        return head + f"<p>No cadence diagnostics: {html.escape(rec['unavailable'])}</p>"
+    what = "single-band curves" if rec.get("curves") == "per band" else "light curves"
+    summary = (f"<p>{rec['n_curves']} {what}, {rec['n_points']} "
+               f"points, {rec['n_pairs']} pairs ({rec['n_zero_lag_pairs']} with dt = 0); smallest positive lag "
+               f"{rec['dt_min']:.4g} d, longest {rec['dt_max']:.4g} d, median consecutive gap "
+               f"{rec['median_gap']:.4g} d. KL divergence in nats from a uniform / log-uniform distribution "
+               "over the observed range (0 = exactly that shape). Re-compute from light curves with "
+               f"<code>pix2pixai cadence LIGHTCURVES --preset {html.escape(rec['preset'])}</code>.</p>")
+    kl = _table(["lags", "KL vs uniform", "KL vs log-uniform"], [
+        ["all pairs", rec["kl_pairs_uniform"], rec["kl_pairs_log_uniform"]],
+        ["consecutive gaps", rec["kl_gaps_uniform"], rec["kl_gaps_log_uniform"]]])
+    total = max(rec["n_pairs"], 1)
+    edges, counts = rec["dt_edges"], rec["pairs_per_dt_bin"]
+    bins = [[f"[{lo:.4g}, {hi:.4g})", n, f"{100 * n / total:.1f}%"] for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
+    bins.append(["out of range", rec["pairs_out_of_range"], f"{100 * rec['pairs_out_of_range'] / total:.1f}%"])
+    population = (f"<details><summary>pairs per '{html.escape(rec['preset'])}' dt bin ({len(counts)} bins, "
+                  f"{sum(1 for n in counts if n == 0)} empty)</summary>"
+                  + _table(["dt bin (days)", "pairs", "share"], bins) + "</details>")
+    suggested = ("<p>Suggested dt edges (about equal pairs per bin): "
+                 + html.escape(", ".join(f"{e:.4g}" for e in rec["suggested_dt_edges"])) + "</p>")
+    figs = "".join(_figure(p) for p in sorted(folder.glob("*.png")))
+    return head + summary + kl + population + suggested + figs
+
+
+def _gallery_section(folder: Path, survey: str) -> str:
+    """Every registered producer side by side (``pix2pixai.figures.gallery``), with its inputs and budgets."""
+    figs = sorted(folder.glob("*.png"))
+    if not figs:
+        return ""
+    note = ""
+    if (folder / "gallery.json").exists():
+        rec = json.loads((folder / "gallery.json").read_text())
+        skipped = [f"{html.escape(m)} ({html.escape(r)})" for m, r in rec["reasons"].items() if r]
+        note = ("<p>Every registered per-input producer on the most confident correctly classified test input of "
+                "each class, computed when the figures are drawn with small budgets (integrated gradients "
+                f"{rec['params'].get('integrated-gradients', {}).get('steps', '')} steps, SHAP "
+                f"{rec['params'].get('shap', {}).get('n_samples', '')} draws); the run's own maps are those of the "
+                "explain step."
+                + (" Not applicable to this classifier: " + "; ".join(skipped) + "." if skipped else "") + "</p>")
+    return f"<h2>Producer gallery: {html.escape(survey)}</h2>" + note + "".join(_figure(p) for p in figs)
 
 
 def _figure_order(path: Path) -> tuple[int, str]:

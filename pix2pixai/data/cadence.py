@@ -14,8 +14,8 @@ chunked pair binning of :mod:`pix2pixai.data.dmdt`, so memory stays bounded for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -60,6 +60,26 @@ class CadenceReport:
     fine_pair_counts: np.ndarray
     fine_gap_edges: np.ndarray
     fine_gap_counts: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (arrays as lists; float64 values survive a JSON round trip exactly), so a
+        run's data step can keep the diagnostics of its curves without keeping the curves."""
+        return {f.name: (getattr(self, f.name).tolist() if isinstance(getattr(self, f.name), np.ndarray)
+                         else getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "CadenceReport":
+        """Inverse of :meth:`to_dict` (counts back to int64, edges to float64)."""
+        missing = [f.name for f in fields(cls) if f.name not in record]
+        if missing:
+            raise InputError(f"cadence record lacks field(s) {', '.join(missing)}; expected a CadenceReport.to_dict()")
+        values = {}
+        for f in fields(cls):
+            value = record[f.name]
+            if isinstance(value, list):
+                value = np.asarray(value, np.int64 if "count" in f.name or f.name == "pairs_per_dt_bin" else np.float64)
+            values[f.name] = value
+        return cls(**values)
 
     def to_table(self) -> str:
         """Plain-text report: summary lines, then one row per preset dt bin and the suggested edges."""

@@ -40,6 +40,8 @@ def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
         pngs += _comparison_figures(sdir, figs, name)
         pngs += _class_level_figures(sdir, data, figs)
         pngs += _inspection_figures(sdir, figs, echo)
+        pngs += _cadence_figures(sdir, figs, echo)
+        pngs += _gallery_figures(sdir, figs, echo)
         echo(f"[{name}] figures: {figs}")
     return pngs
 
@@ -143,4 +145,34 @@ def _inspection_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]
         return _png(inspect_survey(sdir, figs / "inspection").paths)
     except InputError as exc:
         echo(f"[{sdir.root.name}] inspection figures skipped: {exc}")
+        return []
+
+
+def _cadence_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
+    """Time lags of a dmdt survey's light curves against its preset's dt bins, from the data step's
+    ``cadence.json`` (``figures/<survey>/cadence/``, the report's "Cadence" subsection)."""
+    if not sdir.cadence.exists():
+        return []
+    from pix2pixai.data.cadence import CadenceReport
+    from pix2pixai.figures.cadence import plot_cadence
+
+    record = json.loads(sdir.cadence.read_text())
+    if "unavailable" in record:
+        echo(f"[{sdir.root.name}] cadence figure skipped: {record['unavailable']}")
+        return []
+    return [plot_cadence(CadenceReport.from_dict(record), figs / "cadence" / "cadence.png")]
+
+
+def _gallery_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
+    """Every registered producer on one confident correct test input per class
+    (``figures/<survey>/gallery/``, the report's "Producer gallery" subsection)."""
+    if not (sdir.classifier / "predictions.npz").exists():
+        return []
+    from pix2pixai.errors import InputError
+    from pix2pixai.figures.gallery import producer_gallery
+
+    try:
+        return _png(producer_gallery(sdir, figs / "gallery").paths)
+    except InputError as exc:
+        echo(f"[{sdir.root.name}] producer gallery skipped: {exc}")
         return []

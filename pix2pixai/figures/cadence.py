@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import EngFormatter
 
 from pix2pixai.figures.style import paper_style, save_figure
 
@@ -24,6 +25,7 @@ def plot_cadence(report, out: Path) -> Path:
             ax.set_xscale("log")
             ax.set_xlabel("lag (days)")
             ax.set_ylabel("count per dex")
+            ax.yaxis.set_major_formatter(EngFormatter(sep=""))  # "4M", not a "1e6" offset under the title
             ax.set_title(f"{label} (KL vs log-uniform {report.kl_pairs_log_uniform if 'pair' in label else report.kl_gaps_log_uniform:.2f} nats)")
         ax = axes[2]
         shares = 100 * np.asarray(report.pairs_per_dt_bin, float) / max(report.n_pairs, 1)

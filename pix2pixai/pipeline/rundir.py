@@ -139,6 +139,11 @@ class SurveyDir:
         return self.root / "data.json"
 
     @property
+    def cadence(self) -> Path:
+        """Cadence diagnostics of a dmdt survey's light curves (written by the data step)."""
+        return self.root / "cadence.json"
+
+    @property
     def classifier(self) -> Path:
         return self.root / "classifier"
 

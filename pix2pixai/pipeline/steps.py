@@ -74,6 +74,8 @@ def partial_outputs(name: str, sdir: SurveyDir) -> list[Path]:
 def _data(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     data = load_survey(config)
     data.save(sdir.data, sdir.data_meta)
+    if data.cadence is not None:
+        atomic.write_json(sdir.cadence, data.cadence)
     counts = {name: int((data.group == g).sum()) for g, name in enumerate(data.group_names)}
     return {"n": int(len(data.x)), "shape": list(data.x.shape[1:]), "groups": counts}
 
@@ -339,7 +341,7 @@ def _table(config: RunConfig, sdir: SurveyDir):
     """(settings, input files, output files, function) of every step."""
     cfg = config.to_dict()
     upstream = {
-        "data": ([], [sdir.data, sdir.data_meta]),
+        "data": ([], [sdir.data, sdir.data_meta, *([sdir.cadence] if config.survey.kind == "dmdt" else [])]),
         "classifier": ([sdir.data], [sdir.classifier / "model.keras", sdir.classifier / "predictions.npz"]),
         "explain": ([sdir.classifier / "predictions.npz", sdir.classifier / "model.keras"], [sdir.maps]),
         "classlevel": ([sdir.data, sdir.classifier / "model.keras"], [sdir.root / "classlevel.npz"]),

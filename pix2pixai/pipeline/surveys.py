@@ -29,6 +29,10 @@ class SurveyData:
 
     x: float32 [N, H, W, C]; y: int [N] class index; group: int [N] group index; masks: bool
     [N, H, W] ground-truth relevance (simulated triplets only) or None; meta: bin edges, kind, ids.
+    cadence: for dmdt surveys, the JSON-ready cadence diagnostics of the binned curves
+    (:meth:`pix2pixai.data.cadence.CadenceReport.to_dict`, or ``{"unavailable": reason}``), computed
+    while the curves are at hand because the images do not keep their time stamps; the data step
+    writes it to ``cadence.json`` (not part of ``save``/``load``).
     """
 
     x: np.ndarray
@@ -40,6 +44,7 @@ class SurveyData:
     ids: np.ndarray
     masks: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    cadence: dict[str, Any] | None = None
 
     def save(self, path: Path, meta_path: Path) -> None:
         arrays = {"x": self.x, "y": self.y, "group": self.group, "ids": self.ids.astype(str)}
@@ -122,7 +127,27 @@ def _from_curves(curves: list, config: RunConfig, classes: tuple[str, ...]) -> S
     return SurveyData(
         x=x, y=y, group=y.copy(), class_names=classes, group_names=classes,
         group_class=tuple(range(len(classes))), ids=np.array([c.lcid for c in curves]), meta=meta,
+        cadence=_cadence(curves, config),
     )
+
+
+def _cadence(curves: list, config: RunConfig) -> dict[str, Any]:
+    """Cadence diagnostics of exactly the pairs the dmdts count: per band for multi-band surveys
+    (pairs are taken within a band), else per curve. Chunked over curves (bounded memory). A sampling
+    the diagnostics cannot describe (e.g. every lag 0) is recorded as unavailable, not an error: the
+    images are still valid."""
+    from pix2pixai.data.cadence import cadence_report
+    from pix2pixai.data.lightcurves import LightCurve
+
+    if config.survey.bands:
+        curves = [LightCurve(f"{c.lcid}:{b}", c.mjd[c.band == b], c.mag[c.band == b], c.magerr[c.band == b])
+                  for c in curves for b in config.survey.bands]
+    curves = [c for c in curves if c.mjd.size >= 2]
+    try:
+        return {**cadence_report(curves, preset=config.survey.preset).to_dict(),
+                "curves": "per band" if config.survey.bands else "per light curve"}
+    except InputError as exc:
+        return {"unavailable": str(exc)}
 
 
 def _dmdt_simulated(config: RunConfig) -> SurveyData:

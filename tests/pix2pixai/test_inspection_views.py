@@ -165,5 +165,5 @@ def test_run_figures_skip_inspection_of_a_model_without_convolutions(tmp_path, s
     dense = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
     _fake_run(tmp_path, dense, x, labels)
     said: list[str] = []
-    assert render_all(tmp_path, echo=said.append) == []
+    assert not [p for p in render_all(tmp_path, echo=said.append) if "inspection" in p.parts]
     assert any("inspection figures skipped" in line and "no conv" in line for line in said), said
