@@ -118,6 +118,24 @@ def test_all_pairs_equals_pair_loop(border):
         np.testing.assert_allclose(got[2], [skimage_ssim(maps[2], y, 1.0) for y in maps], atol=1e-6)
 
 
+def test_all_pairs_block_side_and_padded_blocks():
+    # 40 maps of 32x32 with room for 33 maps per block side: two 32-map blocks per side (one padded).
+    rng = np.random.default_rng(8)
+    maps = ndimage.gaussian_filter(rng.uniform(0, 1, (40, 32, 32)), (0, 1.5, 1.5))
+    per_pair = (32 * 22 + 22 * 22) * 8
+    assert similarity._block_side(40, 33) == 32
+    got = ssim_all_pairs(maps, 1.0, memory_budget_bytes=33 * 33 * per_pair)
+    i, j = np.triu_indices(40)
+    ref = ssim(maps[i], maps[j], 1.0)
+    np.testing.assert_allclose(got[i, j], ref, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(got, got.T)
+    for n in (1, 15, 16, 17, 100, 500, 5000):
+        for largest in (16, 40, 145, 1000):
+            side = similarity._block_side(n, largest)
+            assert side % 16 == 0 and 16 <= side <= largest
+            assert side <= -(-n // 16) * 16  # never a block larger than all maps rounded up to 16
+
+
 def test_all_pairs_on_real_dmdts():
     path = shared_path("crts-lightcurves-kvmu", "dmdt_reference_subset.npz")
     with np.load(path) as data:
