@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from trainers.determinism import enable_determinism
+from trainers.distribute import clone_with_synchronized_batch_norm
 from trainers.splits import stratified_split
 
 #: ``oversample(x_class, n_needed, rng) -> [n_needed, *x_class.shape[1:]]`` new samples of one class.
@@ -93,8 +94,9 @@ def train_classifier(
     ----------
     model : a Keras model ending in a softmax over K = len(class_names) outputs, or a single sigmoid
         (then K must be 2 and the output is p(class 1)). Compiled here and trained in place.
-    strategy : optional ``tf.distribute`` strategy (e.g. ``MirroredStrategy`` over several devices);
-        a clone of the model with the same weights is compiled and fitted inside
+    strategy : optional ``tf.distribute`` strategy (e.g. ``MirroredStrategy`` over several devices,
+        see :func:`trainers.distribute.strategy_from_name`); a clone of the model with the same
+        weights, its batch normalisation synchronised across replicas, is compiled and fitted inside
         ``strategy.scope()``; the best weights are then copied back into ``model``, which is returned
         (so the result is usable without the strategy). Distributed evaluation needs every
         validation batch to split evenly over the replicas: the validation batch size is rounded
@@ -133,7 +135,7 @@ def train_classifier(
     fitted, val_batch_size = model, batch_size
     if strategy is not None:
         with strategy.scope():
-            fitted = _clone_with_weights(model)
+            fitted = clone_with_synchronized_batch_norm(model)
             _compile(fitted, learning_rate)
         validation, val_batch_size = _replica_divisible(validation, batch_size, strategy.num_replicas_in_sync)
 
@@ -346,12 +348,6 @@ def _replica_divisible(validation: tuple[np.ndarray, np.ndarray] | None, batch_s
     if keep == 0:
         raise ValueError(f"validation split has {len(validation[1])} items, fewer than the {replicas} replicas")
     return (validation[0][:keep], validation[1][:keep]), val_batch_size
-
-
-def _clone_with_weights(model: keras.Model) -> keras.Model:
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
 
 
 def _read_history_csv(path: Path) -> dict[str, list[float]]:

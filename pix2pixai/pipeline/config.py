@@ -50,7 +50,12 @@ class SurveyConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """How the classifier is obtained: trained, fine-tuned from a previous survey's model, or legacy."""
+    """How the classifier is obtained: trained, fine-tuned from a previous survey's model, or legacy.
+
+    ``strategy``: how training spreads over devices, ``"default"`` (one device), ``"mirrored"``
+    (every visible GPU, else every logical CPU) or ``"multiworker"`` (machines named by TF_CONFIG);
+    see :mod:`trainers.distribute`.
+    """
 
     mode: str = "train"
     architecture: str = "dmdt_cnn"
@@ -61,6 +66,7 @@ class ClassifierConfig:
     batch_size: int = 64
     test_fraction: float = 0.3
     patience: int = 5
+    strategy: str = "default"
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class GeneratorConfigSection:
     ``scheduler`` fans the groups' generator jobs out (``pix2pixai.pipeline.fanout.run_jobs``):
     ``"serial"`` (default, with a progress bar), ``"local:N"`` (a Dask LocalCluster of N processes) or
     a Dask scheduler address; every group's generators are trained from the same seed either way.
+    ``strategy`` spreads each generator's training over devices, as ``classifier.strategy``.
     """
 
     ngf: int = 32
@@ -106,6 +113,7 @@ class GeneratorConfigSection:
     l1_weight: float = 100.0
     flip: bool = False
     scheduler: str = "serial"
+    strategy: str = "default"
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,8 @@ _CHOICES = {
     "explain.gradcam_weighting": ("elementwise", "mean", "plusplus"),
     "generator.norm": ("batch", "instance"),
     "generator.loss": ("vanilla", "lsgan"),
+    "classifier.strategy": ("default", "mirrored", "multiworker"),
+    "generator.strategy": ("default", "mirrored", "multiworker"),
     "classmaps.ranking": ("fidelity", "medoid"),
     "profile": tuple(PROFILES),
 }

@@ -104,6 +104,7 @@ def _build_classifier(config: RunConfig, data: SurveyData):
 
 def _classifier(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     from trainers.determinism import enable_determinism
+    from trainers.distribute import strategy_from_name
     from trainers.splits import stratified_split
     from trainers.training import evaluate_classifier, predict_proba, train_classifier
 
@@ -117,7 +118,7 @@ def _classifier(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
         model = train_classifier(
             model, data.x[train_idx], data.y[train_idx], class_names=data.class_names, out_dir=out / "training",
             seed=config.seed, epochs=config.classifier.epochs, batch_size=config.classifier.batch_size,
-            patience=config.classifier.patience, verbose=0,
+            patience=config.classifier.patience, verbose=0, strategy=strategy_from_name(config.classifier.strategy),
         ).model
     model.save(out / "model.keras.tmp.keras")
     (out / "model.keras.tmp.keras").replace(out / "model.keras")
@@ -267,7 +268,8 @@ def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.nd
 
     gc = config.generator
     gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
-    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": seed, "flip": gc.flip, "config": gen_config}
+    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": seed, "flip": gc.flip, "config": gen_config,
+                "strategy": gc.strategy}
     idx = split.train
     targets = [(maps[m][idx][..., None], m in SIGNED_METHODS, str(out)) for m, out in out_dirs.items()]
     return x[idx], targets, settings
@@ -277,12 +279,15 @@ def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, 
     """Train one group's generators (one per method) from shared inputs; a module-level function so
     that Dask can ship it to worker processes. Outputs are written atomically, so a retried job is safe."""
     from trainers.determinism import enable_determinism
+    from trainers.distribute import strategy_from_name
     from trainers.pix2pix import GeneratorJob, train_generators
 
     inputs, targets, settings = task
     enable_determinism(settings["seed"])  # a Dask worker process starts without the run's op determinism
     jobs = [GeneratorJob(targets=t, signed=signed, out_dir=Path(out)) for t, signed, out in targets]
-    train_generators(inputs, jobs, verbose=0, **settings)
+    # the strategy travels by name: a strategy object cannot be pickled to a Dask worker
+    options = {k: v for k, v in settings.items() if k != "strategy"}
+    train_generators(inputs, jobs, verbose=0, strategy=strategy_from_name(settings["strategy"]), **options)
 
 
 # ---------------------------------------------------------------------------------- classmaps

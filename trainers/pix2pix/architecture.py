@@ -122,9 +122,9 @@ def layer_seeds(seed: int, network: str) -> Iterator[int]:
         yield int(np.random.SeedSequence([int(seed), stream, k]).generate_state(1)[0] % 2**31)
 
 
-def _norm(kind: str, name: str) -> keras.layers.Layer:
+def _norm(kind: str, name: str, synchronized: bool) -> keras.layers.Layer:
     if kind == "batch":
-        return keras.layers.BatchNormalization(name=name)
+        return keras.layers.BatchNormalization(synchronized=synchronized, name=name)
     return keras.layers.GroupNormalization(groups=-1, name=name)
 
 
@@ -138,9 +138,10 @@ def _init(seeds: Iterator[int]) -> keras.initializers.Initializer:
 
 
 def build_generator(side: int, in_channels: int, *, signed: bool, config: GeneratorConfig,
-                    seed: int = 0) -> keras.Model:
+                    seed: int = 0, synchronized: bool = False) -> keras.Model:
     """U-Net [B, S, S, in_channels] -> [B, S, S, 1] in [-1, 1] (``signed``) or [0, 1]; initial weights
-    and dropout streams depend on ``seed`` only."""
+    and dropout streams depend on ``seed`` only. ``synchronized``: batch norm all-reduces its moments
+    across the replicas of a ``tf.distribute`` strategy (see :mod:`trainers.distribute`)."""
     depth = config.generator_depth(side)
     seeds = layer_seeds(seed, "generator")
     inputs = keras.Input((side, side, in_channels), name="input")
@@ -150,13 +151,13 @@ def build_generator(side: int, in_channels: int, *, signed: bool, config: Genera
         h = keras.layers.Conv2D(_filters(config.ngf, i), 4, strides=2, padding="same", kernel_initializer=_init(seeds),
                                 use_bias=i in (0, depth - 1), name=f"enc{i}_conv")(h)
         if 0 < i < depth - 1:
-            h = _norm(config.norm, f"enc{i}_norm")(h)
+            h = _norm(config.norm, f"enc{i}_norm", synchronized)(h)
         h = keras.layers.LeakyReLU(0.2, name=f"enc{i}_act")(h)
         skips.append(h)
     for j, i in enumerate(range(depth - 2, -1, -1)):
         h = keras.layers.Conv2DTranspose(_filters(config.ngf, i), 4, strides=2, padding="same",
                                          kernel_initializer=_init(seeds), use_bias=False, name=f"dec{i}_conv")(h)
-        h = _norm(config.norm, f"dec{i}_norm")(h)
+        h = _norm(config.norm, f"dec{i}_norm", synchronized)(h)
         if j < config.dropout_blocks and config.dropout > 0:
             h = keras.layers.Dropout(config.dropout, seed=next(seeds), name=f"dec{i}_dropout")(h)
         h = keras.layers.ReLU(name=f"dec{i}_act")(h)
@@ -166,9 +167,10 @@ def build_generator(side: int, in_channels: int, *, signed: bool, config: Genera
     return keras.Model(inputs, outputs, name="unet_generator")
 
 
-def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig, seed: int = 0) -> keras.Model:
+def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig, seed: int = 0,
+                        synchronized: bool = False) -> keras.Model:
     """Conditional PatchGAN: ([B, S, S, in_channels], [B, S, S, 1]) -> logits [B, S/2**n, S/2**n, 1];
-    initial weights depend on ``seed`` only."""
+    initial weights depend on ``seed`` only; ``synchronized`` as for :func:`build_generator`."""
     n = config.discriminator_layers(side)
     seeds = layer_seeds(seed, "discriminator")
     image = keras.Input((side, side, in_channels), name="input")
@@ -178,11 +180,11 @@ def build_discriminator(side: int, in_channels: int, *, config: GeneratorConfig,
         h = keras.layers.Conv2D(_filters(config.ndf, i), 4, strides=2, padding="same", kernel_initializer=_init(seeds),
                                 use_bias=i == 0, name=f"d{i}_conv")(h)
         if i > 0:
-            h = _norm(config.norm, f"d{i}_norm")(h)
+            h = _norm(config.norm, f"d{i}_norm", synchronized)(h)
         h = keras.layers.LeakyReLU(0.2, name=f"d{i}_act")(h)
     h = keras.layers.Conv2D(_filters(config.ndf, n), 4, padding="same", kernel_initializer=_init(seeds), use_bias=False,
                             name=f"d{n}_conv")(h)
-    h = _norm(config.norm, f"d{n}_norm")(h)
+    h = _norm(config.norm, f"d{n}_norm", synchronized)(h)
     h = keras.layers.LeakyReLU(0.2, name=f"d{n}_act")(h)
     logits = keras.layers.Conv2D(1, 4, padding="same", kernel_initializer=_init(seeds), name="patch_logits")(h)
     return keras.Model([image, target], logits, name="patchgan_discriminator")

@@ -84,6 +84,9 @@ class Pix2Pix(keras.Model):
 
     def train_step(self, data: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
         x, y = data
+        # Under a tf.distribute strategy the optimisers sum the replicas' gradients: dividing each
+        # replica's (per-replica mean) loss by the replica count makes that sum the global-batch mean.
+        per_replica = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self(x, training=True)
             real_logits = self.discriminator([x, y], training=True)
@@ -93,10 +96,11 @@ class Pix2Pix(keras.Model):
             g_gan = adversarial_loss(self.gan_loss, fake_logits, True)
             g_l1 = self._l1(y, fake)
             g_total = g_gan + self.l1_weight * g_l1
+            d_scaled, g_scaled = d_loss * per_replica, g_total * per_replica
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_total, g_vars), g_vars))
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
         _, batch_var = tf.nn.moments(fake, axes=[0])
         self.d_loss_tracker.update_state(d_loss)
         self.g_gan_tracker.update_state(g_gan)

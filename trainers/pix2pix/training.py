@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainers.determinism import enable_determinism
+from trainers.distribute import replicas
 from trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator
 from trainers.pix2pix.bundle import GeneratorBundle
 from trainers.pix2pix.callbacks import EpochCheckpoint, GanHealthMonitor, read_history
@@ -131,8 +132,9 @@ class _GanTrainer:
         self.signed = signed
         side = pow2_side(hw)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            generator = build_generator(side, in_channels, signed=signed, config=config, seed=seed)
-            discriminator = build_discriminator(side, in_channels, config=config, seed=seed)
+            sync = replicas(strategy) > 1
+            generator = build_generator(side, in_channels, signed=signed, config=config, seed=seed, synchronized=sync)
+            discriminator = build_discriminator(side, in_channels, config=config, seed=seed, synchronized=sync)
             self.model = Pix2Pix(generator, discriminator, valid_mask(hw, side))
             self.model.compile(
                 keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1),
@@ -231,7 +233,8 @@ def train_generator(inputs: np.ndarray, targets: np.ndarray, *, signed: bool, ou
     resume : bool
         Continue from the last epoch checkpoint in ``out_dir`` (False: start over).
     strategy : tf.distribute.Strategy, optional
-        Networks and optimisers are built in its scope.
+        Networks and optimisers are built in its scope, batch norm synchronised across its replicas,
+        losses divided by the replica count before the (summed) gradients.
     log_dir : path, optional
         TensorBoard scalars (d_loss, g_gan, g_l1, g_batch_std) per epoch.
     callbacks : sequence of keras callbacks
