@@ -177,8 +177,7 @@ def ssim_all_pairs(
     are computed (symmetry). A block holds about ``(H W' + H' W') * 8`` bytes per pair, which bounds
     its side by ``memory_budget_bytes``; within that bound the side is chosen by
     :func:`_block_side`, and the maps are zero-padded to a whole number of blocks so that one
-    compiled kernel serves every block. The maps go to TensorFlow once; each block is sliced inside
-    the compiled kernel.
+    compiled kernel serves every block. The maps go to TensorFlow once and are sliced per block.
 
     Parameters
     ----------
@@ -207,13 +206,15 @@ def ssim_all_pairs(
     # Zero-padded maps keep the formula finite (denominators >= C1 C2 > 0); their rows are dropped.
     per_map = [np.concatenate([v, np.zeros((n_pad - n,) + v.shape[1:])]) for v in (x, mu, mu**2 + c1 / 2, var + c2 / 2)]
     kernel, as_tensor = _pair_block_kernel()
-    args = [as_tensor(v) for v in (*per_map, np.float64(c1), np.float64(c2), gh, gw)]
+    per_map = [as_tensor(v) for v in per_map]
+    consts = [as_tensor(v) for v in (np.float64(c1), np.float64(c2), gh, gw)]
     out = np.empty((n_pad, n_pad), dtype=np.float64)
     for i0 in range(0, n_pad, block):
         rows = slice(i0, i0 + block)
+        row_args = [v[rows] for v in per_map]
         for j0 in range(i0, n_pad, block):
             cols = slice(j0, j0 + block)
-            s = kernel(*args, as_tensor(np.int32(i0)), as_tensor(np.int32(j0)), block).numpy()
+            s = kernel(*row_args, *[v[cols] for v in per_map], *consts).numpy()
             if i0 == j0:
                 s = (s + s.T) / 2
             out[rows, cols] = s
@@ -247,35 +248,32 @@ def _pair_block_kernel():
     """XLA-compiled SSIM of one block of pairs, and TensorFlow's ``convert_to_tensor`` (TensorFlow
     is imported on first use only).
 
-    Inputs: for all (padded) maps, ``x`` [n, H, W], ``mu`` [n, H', W'], ``lum = mu^2 + C1/2``,
-    ``con = var + C2/2``; then C1, C2, G_h [H', H], G_w [W', W], the block's first row ``i0`` and
-    column ``j0`` and its side (static). Returns the mean SSIM [side, side] of rows i0.. against
-    columns j0... The cross term is laid out [H', bi, W', bj] (column index innermost) so that both
-    products are plain GEMMs; denominators are ``lum_i + lum_j`` and ``con_i + con_j``.
+    Inputs per side of the block (rows i, columns j): maps [b, H, W], ``mu`` [b, H', W'],
+    ``lum = mu^2 + C1/2``, ``con = var + C2/2``; then C1, C2, G_h [H', H], G_w [W', W]. Returns the
+    mean SSIM [bi, bj]. Only the block's shape is compiled in, never N, so one compiled kernel
+    serves every N with the same block side. The cross term is laid out [H', bi, W', bj] (column
+    index innermost) so that both products are plain GEMMs; denominators are ``lum_i + lum_j`` and
+    ``con_i + con_j``.
     """
     import tensorflow as tf
 
     @tf.function(jit_compile=True)
-    def kernel(x, mu, lum, con, c1, c2, gh, gw, i0, j0, side):
-        def rows_of(v, start):
-            return tf.slice(v, tf.stack([start, 0, 0]), [side, v.shape[1], v.shape[2]])
-
-        x_i, x_j = rows_of(x, i0), rows_of(x, j0)
-        h, w = x.shape[1], x.shape[2]
+    def kernel(x_i, mu_i, lum_i, con_i, x_j, mu_j, lum_j, con_j, c1, c2, gh, gw):
+        (bi, h, w), bj = x_i.shape, x_j.shape[0]
         p, q = gh.shape[0], gw.shape[0]
         weighted = tf.transpose(x_i[:, :, None, :] * gw[None, None], (1, 0, 2, 3))  # [H, bi, Q, W]
         t = tf.matmul(tf.reshape(weighted, (h, -1, w)), tf.transpose(x_j, (1, 2, 0)))  # [H, bi*Q, bj]
-        cross = tf.reshape(tf.matmul(gh, tf.reshape(t, (h, -1))), (p, side, q, side))
+        cross = tf.reshape(tf.matmul(gh, tf.reshape(t, (h, -1))), (p, bi, q, bj))
 
         def rows(v):  # [bi, P, Q] -> [P, bi, Q, 1]
-            return tf.transpose(rows_of(v, i0), (1, 0, 2))[:, :, :, None]
+            return tf.transpose(v, (1, 0, 2))[:, :, :, None]
 
         def cols(v):  # [bj, P, Q] -> [P, 1, Q, bj]
-            return tf.transpose(rows_of(v, j0), (1, 2, 0))[:, None]
+            return tf.transpose(v, (1, 2, 0))[:, None]
 
-        mumu = rows(mu) * cols(mu)
+        mumu = rows(mu_i) * cols(mu_j)
         num = (2 * mumu + c1) * (2 * (cross - mumu) + c2)
-        den = (rows(lum) + cols(lum)) * (rows(con) + cols(con))
+        den = (rows(lum_i) + cols(lum_j)) * (rows(con_i) + cols(con_j))
         return tf.reduce_mean(num / den, axis=(0, 2))
 
     return kernel, tf.convert_to_tensor
