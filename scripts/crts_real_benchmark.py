@@ -16,6 +16,15 @@ On the 4,463 real labelled CRTS curves of the 7 classes the original CNN knows
     fine-tuning starts from the corrected model). Each is also reported with its own uniform training
     prior corrected to pi_t (``..._prior_corrected``), the same Bayes step as (b).
 
+(d) ``finetune_resampled`` and ``wide``: trained on a fresh class-balanced set of resampled curves every
+    epoch (:class:`pix2pixai.data.augment.BalancedResampledEpochs`: noise + each point kept with
+    probability ``--keep-fraction``), the epoch chosen by the prior-corrected validation NLL
+    (:class:`trainers.priors.PriorShiftedValidation`, the metric that matches the evaluation);
+    ``finetune_resampled`` starts from the original weights (as ``finetune``), ``wide`` is
+    :func:`trainers.classifiers.dmdt_cnn_wide` from scratch. With both, ``ensemble_original_finetune_wide``
+    averages the prior-corrected original (to uniform), ``finetune_resampled`` and ``wide``
+    (seed-averaged) probabilities.
+
 With ``--train-seeds 0,1,2`` each variant is trained once per seed (same split) and the mean of the
 seeds' probabilities is scored too (``ensemble_<variant>``, also prior-corrected): averaging seeds
 removes part of the variance of one fine-tuning run on ~3,600 curves.
@@ -32,13 +41,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from pix2pixai import atomic
+from pix2pixai.data.augment import BalancedResampledEpochs
 from pix2pixai.data.classes import CRTS_CLASSES, canonical_class
 from pix2pixai.data.dmdt import augment_noise, dmdt, dmdt_from_lightcurves
 from pix2pixai.data.lightcurves import LightCurve, read_lightcurves_npz
-from trainers.classifiers import dmdt_cnn
+from trainers.classifiers import dmdt_cnn, dmdt_cnn_wide
+from trainers.priors import PriorShiftedValidation, prior_shift
 from trainers.determinism import enable_determinism
 from trainers.legacy import load_legacy_model
 from trainers.splits import stratified_split
@@ -56,10 +68,26 @@ def original_prior(classes_txt: Path) -> np.ndarray:
     return counts / counts.sum()
 
 
-def prior_corrected(probs: np.ndarray, source_prior: np.ndarray, target_prior: np.ndarray) -> np.ndarray:
-    """p'_k = p_k w_k / sum_j p_j w_j with w = target / source: Bayes' rule under a change of class prior."""
-    weighted = probs * (target_prior / source_prior)
-    return weighted / weighted.sum(axis=1, keepdims=True)
+def train_resampled(model, curves: list[LightCurve], y: np.ndarray, *, seed: int, epochs: int, patience: int,
+                    batch_size: int, learning_rate: float, keep_fraction: float, eval_prior: np.ndarray,
+                    work: Path) -> None:
+    """Fit ``model`` in place on class-balanced resampled curves, redrawn every epoch; keep the epoch
+    with the lowest prior-corrected validation NLL (10% of each class held out, seeded)."""
+    fit_idx, val_idx = stratified_split(y, 0.1, seed)
+    train = BalancedResampledEpochs([curves[k] for k in fit_idx], y[fit_idx], seed=seed, batch_size=batch_size,
+                                    per_class=int(np.bincount(y[fit_idx]).max()), keep_fraction=keep_fraction)
+    x_val = dmdt_from_lightcurves([curves[k] for k in val_idx], "crts")[..., None].astype(np.float32)
+    n_classes = int(y.max()) + 1
+    best = work / "best.weights.h5"
+    work.mkdir(parents=True, exist_ok=True)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    model.fit(train, epochs=epochs, verbose=0, callbacks=[
+        PriorShiftedValidation(x_val, y[val_idx], np.full(n_classes, 1.0 / n_classes), eval_prior),
+        keras.callbacks.ModelCheckpoint(str(best), monitor="val_prior_nll", mode="min", save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_prior_nll", mode="min", patience=patience),
+    ])
+    model.load_weights(best)
 
 
 def rebinning_oversampler(curves: list[LightCurve], images: np.ndarray) -> Oversampler:
@@ -89,7 +117,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--oversample-factor", type=float, default=2.0)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
-    parser.add_argument("--variants", default="scratch,finetune", help="comma-separated: scratch, finetune")
+    parser.add_argument("--variants", default="scratch,finetune",
+                        help="comma-separated: scratch, finetune, finetune_resampled, wide")
+    parser.add_argument("--keep-fraction", type=float, default=0.8,
+                        help="resampled variants: probability that each point of a curve is kept")
     parser.add_argument("--train-seeds", default="0",
                         help="comma-separated training seeds per variant (initialisation, oversampling, batch "
                              "order; the split stays --seed); with several, their mean probabilities are also "
@@ -102,9 +133,9 @@ def main() -> None:
         train_seeds = [int(v) for v in args.train_seeds.split(",") if v.strip()]
     except ValueError:
         parser.error(f"--train-seeds: {args.train_seeds!r}; expected comma-separated integers")
-    unknown = sorted(set(variants) - {"scratch", "finetune"})
+    unknown = sorted(set(variants) - {"scratch", "finetune", "finetune_resampled", "wide"})
     if unknown:
-        parser.error(f"--variants: unknown {unknown}; expected scratch and/or finetune")
+        parser.error(f"--variants: unknown {unknown}; expected scratch, finetune, finetune_resampled, wide")
 
     started = time.perf_counter()
     curves = [c for c in read_lightcurves_npz(args.data / "crts-lightcurves-kvmu" / "lightcurves.npz")
@@ -124,12 +155,13 @@ def main() -> None:
     results = {
         "original": evaluate_predictions(y_test, probs.argmax(1), CRTS_CLASSES, seed=args.seed),
         "prior_corrected": evaluate_predictions(
-            y_test, prior_corrected(probs, pi_source, pi_target).argmax(1), CRTS_CLASSES, seed=args.seed),
+            y_test, prior_shift(probs, pi_source, pi_target).argmax(1), CRTS_CLASSES, seed=args.seed),
     }
 
     oversample = rebinning_oversampler([curves[k] for k in train_idx], x[train_idx])
     oversample_to = int(args.oversample_factor * np.bincount(y[train_idx]).max())
     pi_uniform = np.full(len(CRTS_CLASSES), 1.0 / len(CRTS_CLASSES))
+    mean_probs_of = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
         for variant in variants:
@@ -137,35 +169,51 @@ def main() -> None:
             for train_seed in train_seeds:
                 t0 = time.perf_counter()
                 enable_determinism(train_seed)
-                model = dmdt_cnn()
-                if variant == "finetune":
+                model = dmdt_cnn_wide() if variant == "wide" else dmdt_cnn()
+                if variant.startswith("finetune"):
                     kernel, bias = original.get_layer("preds").get_weights()
                     model.set_weights(original.get_weights())
                     model.get_layer("preds").set_weights([kernel, bias + np.log(pi_uniform / pi_source)])
-                fit = train_classifier(
-                    model, x[train_idx], y[train_idx], class_names=CRTS_CLASSES,
-                    out_dir=work / f"{variant}-seed{train_seed}", seed=train_seed, epochs=args.epochs,
-                    batch_size=args.batch_size, patience=args.patience, class_weight="balanced",
-                    oversample=oversample, oversample_to=oversample_to,
-                    learning_rate=1e-3 if variant == "scratch" else args.finetune_lr,
-                )
-                report = evaluate_classifier(fit.model, x_test, y_test, CRTS_CLASSES, seed=args.seed)
-                report["training"] = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history["loss"]),
-                                      "n_oversampled": fit.n_oversampled, "seconds": time.perf_counter() - t0,
-                                      "train_seed": train_seed}
+                if variant in ("scratch", "finetune"):
+                    fit = train_classifier(
+                        model, x[train_idx], y[train_idx], class_names=CRTS_CLASSES,
+                        out_dir=work / f"{variant}-seed{train_seed}", seed=train_seed, epochs=args.epochs,
+                        batch_size=args.batch_size, patience=args.patience, class_weight="balanced",
+                        oversample=oversample, oversample_to=oversample_to,
+                        learning_rate=1e-3 if variant == "scratch" else args.finetune_lr,
+                    )
+                    training = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history["loss"]),
+                                "n_oversampled": fit.n_oversampled}
+                else:
+                    train_resampled(model, [curves[k] for k in train_idx], y[train_idx], seed=train_seed,
+                                    epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+                                    learning_rate=1e-3 if variant == "wide" else args.finetune_lr,
+                                    keep_fraction=args.keep_fraction, eval_prior=pi_target,
+                                    work=work / f"{variant}-seed{train_seed}")
+                    training = {}
+                report = evaluate_classifier(model, x_test, y_test, CRTS_CLASSES, seed=args.seed)
+                report["training"] = {**training, "seconds": time.perf_counter() - t0, "train_seed": train_seed}
                 name = f"retrained_{variant}" + ("" if train_seed == train_seeds[0] else f"_seed{train_seed}")
                 results[name] = report
-                seed_probs.append(predict_proba(fit.model, x_test))
-                ours = prior_corrected(seed_probs[-1], pi_uniform, pi_target)
+                seed_probs.append(predict_proba(model, x_test))
+                ours = prior_shift(seed_probs[-1], pi_uniform, pi_target)
                 results[f"{name}_prior_corrected"] = evaluate_predictions(
                     y_test, ours.argmax(1), CRTS_CLASSES, seed=args.seed)
+            mean_probs_of[variant] = np.mean(seed_probs, axis=0)
             if len(seed_probs) > 1:
-                mean_probs = np.mean(seed_probs, axis=0)
+                mean_probs = mean_probs_of[variant]
                 results[f"ensemble_{variant}"] = evaluate_predictions(
                     y_test, mean_probs.argmax(1), CRTS_CLASSES, seed=args.seed)
                 results[f"ensemble_{variant}_prior_corrected"] = evaluate_predictions(
-                    y_test, prior_corrected(mean_probs, pi_uniform, pi_target).argmax(1), CRTS_CLASSES,
+                    y_test, prior_shift(mean_probs, pi_uniform, pi_target).argmax(1), CRTS_CLASSES,
                     seed=args.seed)
+
+    if {"finetune_resampled", "wide"} <= set(mean_probs_of):
+        members = [prior_shift(probs, pi_source, pi_uniform), mean_probs_of["finetune_resampled"],
+                   mean_probs_of["wide"]]
+        results["ensemble_original_finetune_wide"] = evaluate_predictions(
+            y_test, prior_shift(np.mean(members, axis=0), pi_uniform, pi_target).argmax(1), CRTS_CLASSES,
+            seed=args.seed)
 
     baseline = results["prior_corrected"]
     summary = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "dmdt_cnn": "trainers.classifiers",
+    "dmdt_cnn_wide": "trainers.classifiers",
     "braai_vgg6": "trainers.classifiers",
     "generic_cnn": "trainers.classifiers",
     "logits_model": "trainers.classifiers",
@@ -23,6 +24,8 @@ _EXPORTS = {
     "predict_proba": "trainers.training",
     "enable_determinism": "trainers.determinism",
     "transfer_weights": "trainers.transfer",
+    "prior_shift": "trainers.priors",
+    "PriorShiftedValidation": "trainers.priors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -42,6 +42,31 @@ def dmdt_cnn(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> 
     return keras.Model(inputs, outputs, name="dmdt_cnn")
 
 
+def dmdt_cnn_wide(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> keras.Model:
+    """A wider dmdt CNN trained from scratch: a second, differently built member for dmdt ensembles.
+
+    Two blocks of two Conv2D(3x3, same, relu) (32 then 64 filters) each followed by MaxPool(2), then
+    ``flatten`` -> Dropout 0.5 -> ``fc`` Dense(128, relu) -> Dropout 0.5 -> ``preds`` Dense(n_classes,
+    softmax). 3x3 kernels with 'same' padding keep the narrow first dt columns (the same-night pairs,
+    where short periods show) that the original's 5x5 'valid' convolutions shrink away; on real CRTS
+    curves its errors differ enough from the fine-tuned original's that their average is more
+    accurate than either (``scripts/crts_real_benchmark.py``).
+    """
+    _check_classes(n_classes, minimum=2)
+    inputs = keras.Input(tuple(input_shape), name="dmdt")
+    h = inputs
+    for block, filters in enumerate((32, 64), start=1):
+        h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{block}a")(h)
+        h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{block}b")(h)
+        h = keras.layers.MaxPooling2D(2, name=f"pool{block}")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    h = keras.layers.Dropout(0.5, name="dropout1")(h)
+    h = keras.layers.Dense(128, activation="relu", name="fc")(h)
+    h = keras.layers.Dropout(0.5, name="dropout2")(h)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(h)
+    return keras.Model(inputs, outputs, name="dmdt_cnn_wide")
+
+
 def braai_vgg6(
     input_shape: tuple[int, ...] = (63, 63, 3), output: Literal["softmax2", "sigmoid"] = "softmax2"
 ) -> keras.Model:
