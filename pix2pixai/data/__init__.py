@@ -15,8 +15,9 @@ _EXPORTS = {
     "read_lightcurves": "pix2pixai.data.lightcurves",
     "lightcurves_from_arrays": "pix2pixai.data.lightcurves",
     "read_lightcurves_npz": "pix2pixai.data.lightcurves",
-    # dmdt
-    "dmdt": "pix2pixai.data.dmdt",
+    # dmdt (the function ``dmdt`` lives in the submodule of the same name: ``from pix2pixai.data.dmdt
+    # import dmdt``; exporting it here too would make ``pix2pixai.data.dmdt`` the function or the
+    # module depending on import order)
     "DMDT_PRESETS": "pix2pixai.data.dmdt",
     "DmdtPreset": "pix2pixai.data.dmdt",
     "augment_noise": "pix2pixai.data.dmdt",
