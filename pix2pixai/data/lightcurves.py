@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 #: Largest |magnitude| accepted: the brightest stars are near -1.5 and the deepest surveys reach ~30.
 MAG_LIMIT = 50.0
 
+#: Longest plausible time span of one curve in days (~270 years). A longer one almost always mixes time
+#: systems or holds a zero-date sentinel (three real CRTS curves carry a point at MJD -2409998.5); it is
+#: kept, since reference dmdts include such pairs (they fall outside the dt bins), but logged.
+MAX_SPAN_DAYS = 1e5
+
 #: Accepted column names (lower case) for each field, first match wins.
 _COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "lcid": ("lcid", "id"),
@@ -239,6 +244,11 @@ def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray) -> LightC
         raise InputError(f"{where(source, field='mjd')}curve {curve.lcid!r}: all {kept.size} points share the time "
                          f"{curve.mjd[kept[0]]}; need at least 2 distinct times (a dmdt needs a pair with dt > 0)")
     order = kept[np.lexsort((curve.mag[kept], curve.mjd[kept]))]
+    span = curve.mjd[order[-1]] - curve.mjd[order[0]]
+    if span > MAX_SPAN_DAYS:
+        logger.warning("%s: curve %s spans %.3g days (mjd %.10g to %.10g); a mix of JD/MJD or a zero-date "
+                       "sentinel? Pairs beyond the last dt edge are not binned", source, curve.lcid, span,
+                       curve.mjd[order[0]], curve.mjd[order[-1]])
     return LightCurve(curve.lcid, curve.mjd[order], curve.mag[order], curve.magerr[order], label=curve.label,
                       band=None if curve.band is None else curve.band[order], dropped=dropped)
 

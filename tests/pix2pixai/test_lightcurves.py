@@ -130,3 +130,16 @@ def test_real_npz_reads_every_curve():
         assert len(curves) == data["ids"].size
         assert sum(len(c) for c in curves) == data["mjd"].size
     assert 60 <= min(map(len, curves)) and max(map(len, curves)) <= 546
+
+
+def test_curve_spanning_centuries_is_kept_but_logged(caplog):
+    """A zero-date sentinel (as in three real CRTS curves) or a JD/MJD mix is named, not silently binned."""
+    mjd = np.array([-2409998.5, 53500.0, 53501.0, 53502.5])
+    with caplog.at_level(logging.WARNING):
+        curve = lightcurves_from_arrays(mjd, np.full(4, 15.0), np.full(4, 0.05), lcid="sentinel")
+    assert curve.mjd.size == 4
+    assert "sentinel" in caplog.text and "JD/MJD" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        lightcurves_from_arrays(mjd[1:], np.full(3, 15.0), np.full(3, 0.05), lcid="fine")
+    assert "JD/MJD" not in caplog.text
