@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("demo", "run the whole chain on the embedded simulated CRTS and ZTF data", _cmd_demo)
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default runs/demo)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run directory (default runs/demo, or runs/demo-full with --profile full)")
     p.add_argument("--profile", default="demo", choices=("demo", "full"), help="budget profile (default demo)")
     p.add_argument("--force", action="store_true", help="re-run steps whose inputs are unchanged")
 
@@ -149,11 +150,16 @@ def _echo(msg: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pix2pixai.pipeline.runner import configs_for_demo, run_chain
+    """``demo``: each profile has its own default run directory, guarded like ``run``'s."""
+    from pix2pixai.pipeline.runner import check_run_dir, configs_for_demo, run_chain
     from pix2pixai.pipeline.summary import print_summary
 
-    manifest = run_chain(configs_for_demo(args.profile), args.out, force=args.force, echo=_echo)
-    print_summary(manifest, args.out, echo=_echo)
+    out = args.out or Path("runs/demo" if args.profile == "demo" else f"runs/demo-{args.profile}")
+    configs = configs_for_demo(args.profile)
+    if check_run_dir(configs, out, force=args.force) and not args.force:
+        _echo(f"{out} holds an earlier demo run: finished steps are kept (--force redoes them)")
+    manifest = run_chain(configs, out, force=args.force, echo=_echo)
+    print_summary(manifest, out, echo=_echo)
     return 0
 
 

@@ -142,3 +142,19 @@ def test_resume_finishes_a_partial_run_keeping_its_steps(tmp_path, capsys):
     assert f"[{SURVEY}] data: unchanged, skipped" in printed and f"[{SURVEY}] classifier: unchanged, skipped" in printed
     assert (out / SURVEY / "classifier" / "model.keras").stat().st_mtime_ns == model_time
     assert (out / "report.html").exists() and (out / SURVEY / "compare" / "comparison.json").exists()
+
+
+def test_demo_of_another_profile_refuses_the_run_dir_and_defaults_elsewhere(tmp_path, capsys, captured_chain,
+                                                                             monkeypatch):
+    """`demo --profile full` never mixes into a demo-profile run: its own default directory, and the guard."""
+    out = tmp_path / "run"
+    for config in runner.configs_for_demo("demo"):
+        atomic.write_json(out / config.survey.name / "config.json", config.to_dict())
+    assert main(["demo", "--profile", "full", "--out", str(out)]) == 2
+    assert "profile" in capsys.readouterr().err
+    assert captured_chain == []
+    monkeypatch.chdir(tmp_path)
+    recorded: list[Path] = []
+    monkeypatch.setattr(runner, "check_run_dir", lambda configs, out, force: recorded.append(out) or False)
+    assert main(["demo", "--profile", "full"]) == 0
+    assert recorded == [Path("runs/demo-full")] and len(captured_chain) == 1
