@@ -23,7 +23,7 @@ COLUMNS = 4
 
 
 def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = "") -> list[Path]:
-    """One panel per metric (candidates on the x axis, one marker per (group, method), mean as a
+    """One panel per metric (candidates on the x axis, one marker per (group, method) coloured by method, mean as a
     bar; a candidate without the metric, e.g. no stability for input aggregates, shows "n/a"), then
     the cascading-randomisation curves: SSIM of each candidate to the randomised model's mean map,
     mean over (group, method), from the intact model through each randomised layer."""
@@ -36,6 +36,8 @@ def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = 
     with paper_style():
         fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.0 * n_cols, 2.6 * n_rows), squeeze=False)
         flat = list(axes.ravel())
+        methods = list(dict.fromkeys(r.get("method", "") for r in rows))
+        colour = {m: f"C{i % 10}" for i, m in enumerate(methods)}
         for ax, (key, label) in zip(flat, present):
             values = np.array([[r["scores"][c].get(key, np.nan) for c in candidates] for r in rows], dtype=float)
             has = ~np.all(np.isnan(values), axis=0)
@@ -43,7 +45,8 @@ def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = 
             ax.bar(np.flatnonzero(has), means[has], color="0.85", edgecolor="0.4")
             jitter = np.linspace(-0.25, 0.25, max(1, len(rows)))
             for i, row in enumerate(values):
-                ax.plot(np.arange(len(candidates)) + jitter[i], row, ".", ms=3, alpha=0.7)
+                ax.plot(np.arange(len(candidates)) + jitter[i], row, ".", ms=3, alpha=0.7,
+                        color=colour[rows[i].get("method", "")])
             for i in np.flatnonzero(~has):  # say why a slot is empty rather than leave a reader guessing
                 ax.text(i, 0.03, "n/a", transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                         fontsize=6, color="0.45")
@@ -51,8 +54,17 @@ def plot_comparison(rows: Sequence[dict[str, Any]], stem: Path, *, title: str = 
             ax.set_title(label)
         if cascades:
             _plot_cascade(flat[len(present)], cascades, candidates)
-        for ax in flat[len(present) + bool(cascades):]:
+        spare = flat[len(present) + bool(cascades):]
+        for ax in spare:
             ax.set_visible(False)
+        if present and len(methods) > 1:  # the dots' key, in a spare slot so that it hides no data
+            handles = [plt.Line2D([], [], ls="", marker="o", ms=4, color=colour[m], label=m) for m in methods]
+            where = spare[0] if spare else flat[0]
+            where.set_visible(True)
+            if spare:
+                where.axis("off")
+            where.legend(handles=handles, loc="center" if spare else "best", fontsize=7, frameon=False,
+                         title="dots: one per group,\ncoloured by method", title_fontsize=7)
         if title:
             fig.suptitle(title)
         fig.tight_layout()
