@@ -134,17 +134,24 @@ def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[
 
 def _inspection_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
     """Activation grid, filters, top patches, t-SNE and neighbours of the classifier on its test split
-    (``figures/<survey>/inspection/``, the report's "Inspection" section). A model that cannot be
-    inspected (no convolution, fewer than 5 test inputs) is said and skipped: the other figures stand."""
+    (``figures/<survey>/inspection/``, the report's "Inspection" section)."""
+    from pix2pixai.figures.inspection_views import inspect_survey
+
+    return _classifier_views(sdir, "inspection figures", lambda: inspect_survey(sdir, figs / "inspection").paths, echo)
+
+
+def _classifier_views(sdir: SurveyDir, what: str, render: Callable[[], list[Path]],
+                      echo: Callable[[str], None]) -> list[Path]:
+    """Figures drawn from the trained classifier, once it has predictions. A model they cannot be drawn
+    for (no convolution, too few test inputs) is said and skipped: the other figures stand."""
     if not (sdir.classifier / "predictions.npz").exists():
         return []
     from pix2pixai.errors import InputError
-    from pix2pixai.figures.inspection_views import inspect_survey
 
     try:
-        return _png(inspect_survey(sdir, figs / "inspection").paths)
+        return _png(render())
     except InputError as exc:
-        echo(f"[{sdir.root.name}] inspection figures skipped: {exc}")
+        echo(f"[{sdir.root.name}] {what} skipped: {exc}")
         return []
 
 
@@ -166,13 +173,6 @@ def _cadence_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -
 def _gallery_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
     """Every registered producer on one confident correct test input per class
     (``figures/<survey>/gallery/``, the report's "Producer gallery" subsection)."""
-    if not (sdir.classifier / "predictions.npz").exists():
-        return []
-    from pix2pixai.errors import InputError
     from pix2pixai.figures.gallery import producer_gallery
 
-    try:
-        return _png(producer_gallery(sdir, figs / "gallery").paths)
-    except InputError as exc:
-        echo(f"[{sdir.root.name}] producer gallery skipped: {exc}")
-        return []
+    return _classifier_views(sdir, "producer gallery", lambda: producer_gallery(sdir, figs / "gallery").paths, echo)
