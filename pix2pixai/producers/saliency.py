@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import ScoreModel, input_generators, request, target_scores
+from pix2pixai.producers.base import ScoreModel, input_generators, request
 
 
 def saliency(
@@ -65,9 +65,6 @@ def _abs_gradient_fn(sm: ScoreModel) -> Callable[[Any, Any, Any], Any]:
     import tensorflow as tf
 
     def abs_gradient(image: Any, others: Any, targets: Any) -> Any:
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(image)
-            scores = target_scores(sm.call(sm.model_inputs(image, others)), targets)
-        return tf.abs(tape.gradient(scores, image))
+        return tf.abs(sm.scores_and_input_gradient(image, others, targets)[1])
 
     return abs_gradient
