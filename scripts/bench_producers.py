@@ -9,7 +9,9 @@ a subset and extrapolated), and xplique GradCAM / Saliency / Occlusion run from 
 reason recorded when the venv is absent). Every timing is the best of ``--repeats`` runs after one
 warm-up run (so tracing is excluded for everyone; xplique's Occlusion is timed once). Our producers run
 at their default call size (sized to the model's activations); the forward-pass baseline is the faster
-of batches of 256 and of that size, timed in the same process before and after the producers.
+of batches of 256 and of that size. The forward pass, Grad-CAM, saliency and tf-keras-vis are timed in
+interleaved rounds (as are our SHAP and shap's), so a drifting load on a shared machine hits all alike.
+xplique runs at our call size and, for saliency, also at its own default batch size (64).
 
 Usage: ``python scripts/bench_producers.py [--out bench_results/bench_producers.json] [--quick]
 [--xplique-python /tmp/xq/bin/python]``
@@ -34,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PIX2PIXAI_SHARED_DATA", REPO.parent / "shared" / "data"))
 BATCH = 256
+#: xplique's own default ``batch_size`` of its attribution methods (xplique 2.0.2).
+XPLIQUE_DEFAULT_BATCH = 64
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> float:
@@ -45,6 +49,25 @@ def best_time(fn: Callable[[], Any], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def interleaved_best(calls: dict[str, Callable[[], Any] | None], repeats: int) -> dict[str, float | None]:
+    """Best wall time of each call over ``repeats`` rounds, every round running each call once in turn.
+
+    Why interleaved: on a shared machine the load drifts over minutes; timing one method's repeats and
+    then the next's lets that drift into the ratios, while rounds expose every method to the same load.
+    Each call runs once first (tracing and caches excluded). ``None`` entries (peer not installed) stay ``None``.
+    """
+    live = {name: call for name, call in calls.items() if call is not None}
+    for call in live.values():
+        call()
+    best = {name: float("inf") for name in live}
+    for _ in range(repeats):
+        for name, call in live.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: best.get(name) for name in calls}
 
 
 def forward_fn(model: Any, x: np.ndarray, batch: int = BATCH) -> Callable[[], Any]:
@@ -111,23 +134,28 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
     targets = sm.targets(sm.inputs(x), None)
     peer_targets = targets if sm.n_classes == int(model.outputs[0].shape[-1]) else np.zeros_like(targets)
     rows: dict[str, Any] = {"n_inputs": len(x), "input_shape": list(x.shape[1:]), "rows_per_call": sm.rows_per_call}
-    forward_calls = [forward_fn(model, x), forward_fn(model, x, sm.rows_per_call)]
-    forward = min(best_time(call, repeats) for call in forward_calls)
+
+    def ours_call(method: str, xs: np.ndarray, **params: Any) -> Callable[[], Any]:
+        t = targets[:len(xs)]
+        return lambda: explain(method, model, xs, targets=t, **params)
 
     def ours(method: str, xs: np.ndarray, **params: Any) -> float:
-        t = targets[:len(xs)]
-        return best_time(lambda: explain(method, model, xs, targets=t, **params), repeats)
+        return best_time(ours_call(method, xs, **params), repeats)
 
+    # forward pass, our gradient maps and tf-keras-vis's in the same rounds (see interleaved_best)
+    timed = interleaved_best({"forward": forward_fn(model, x), "forward_rows": forward_fn(model, x, sm.rows_per_call),
+                              **{m: ours_call(m, x) for m in ("gradcam", "saliency")},
+                              **{f"peer_{m}": keras_vis(m, model, x, peer_targets, layer) for m in ("gradcam", "saliency")}},
+                             repeats)
+    forward = min(timed["forward"], timed["forward_rows"])
     for method in ("gradcam", "saliency"):
-        ours_s = ours(method, x)
-        peer = keras_vis(method, model, x, peer_targets, layer)
-        peer_s = best_time(peer, repeats) if peer else None
+        ours_s, peer_s = timed[method], timed[f"peer_{method}"]
         rows[method] = {"ours_s": ours_s, "peer": "tf-keras-vis",
                         "peer_s": peer_s, "speedup_vs_peer": peer_s / ours_s if peer_s else None}
     xs, bg = x[:shap_inputs], background
-    ours_s = ours("shap", xs, background=bg, n_samples=50)
-    peer = shap_peer(model, xs, bg, 50)
-    peer_s = best_time(peer, 1) if peer else None
+    timed = interleaved_best({"ours": ours_call("shap", xs, background=bg, n_samples=50),
+                              "peer": shap_peer(model, xs, bg, 50)}, repeats)
+    ours_s, peer_s = timed["ours"], timed["peer"]
     rows["shap"] = {"n_inputs": len(xs), "samples": 50, "ours_s": ours_s, "peer": "shap.GradientExplainer",
                     "peer_s": peer_s, "speedup_vs_peer": peer_s / ours_s if peer_s else None}
     ours_s = ours("blanking", x, patch=blanking_patch)
@@ -137,8 +165,6 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
     rows["integrated-gradients"] = {"steps": 64, "ours_s": ours("integrated-gradients", x)}
     rows["xplique"] = xplique_rows(model, x, targets, layer, blanking_patch, repeats, xplique_python, rows,
                                    gradcam_compare_target)
-    # the shared 2-core box is noisy: the baseline is the best of a run before and one after the producers
-    forward = min([forward] + [best_time(call, repeats) for call in forward_calls])
     rows["forward_s"] = forward
     for method in ("gradcam", "saliency", "blanking", "integrated-gradients"):
         rows[method]["x_forward"] = rows[method]["ours_s"] / forward
@@ -156,6 +182,9 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
     for method, r in xq.get("methods", {}).items():
         print(f"xplique {method:<14}{r['ours_s']:>10.3f}{'':>9}{r['xplique_s']:>11.3f}{r['speedup']:>9.1f}x  "
               f"maps: max |diff| {r['agreement']['max_abs_diff_rel']:.1e} of max, r = {r['agreement']['pearson']:.6f}")
+        if "xplique_default_batch_s" in r:
+            print(f"xplique {method + ' (b=64)':<14}{r['ours_s']:>10.3f}{'':>9}{r['xplique_default_batch_s']:>11.3f}"
+                  f"{r['speedup_vs_default_batch']:>9.1f}x  xplique at its default batch size")
     return rows
 
 
@@ -197,6 +226,14 @@ def xplique_rows(model: Any, x: np.ndarray, targets: np.ndarray, layer: str, pat
                            "speedup": run["seconds"][method] / ours_s[method],
                            "agreement": xplique_compare.compare_maps(ours_maps[method], theirs)}
     methods["occlusion"]["patch"] = patch
+    # xplique as a user would call it: its attribution methods default to batch_size=64
+    default_run = xplique_compare.run_xplique(model, x, targets, conv_layer=layer, patch=patch,
+                                              batch_size=XPLIQUE_DEFAULT_BATCH, repeats=repeats, python=python,
+                                              methods=("saliency",))
+    if "error" not in default_run:
+        default_s = default_run["seconds"]["saliency"]
+        methods["saliency"].update(xplique_default_batch_s=default_s,
+                                   speedup_vs_default_batch=default_s / ours_s["saliency"])
     if gradcam_compare_target is not None:
         methods["gradcam"]["maps_compared_for_target"] = gradcam_compare_target
     return {"version": run["xplique"], "tensorflow": run["tensorflow"], "keras": run["keras"], "batch_size": batch,
