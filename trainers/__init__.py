@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "dmdt_cnn": "trainers.classifiers",
     "dmdt_cnn_wide": "trainers.classifiers",
+    "dmdt_features_cnn": "trainers.classifiers",
     "braai_vgg6": "trainers.classifiers",
     "generic_cnn": "trainers.classifiers",
     "logits_model": "trainers.classifiers",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import keras
+import numpy as np
 
 #: Output non-linearities that :func:`logits_model` knows how to strip.
 _SQUASHING = ("softmax", "sigmoid")
@@ -65,6 +66,47 @@ def dmdt_cnn_wide(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7
     h = keras.layers.Dropout(0.5, name="dropout2")(h)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(h)
     return keras.Model(inputs, outputs, name="dmdt_cnn_wide")
+
+
+def dmdt_features_cnn(feature_mean: np.ndarray, feature_std: np.ndarray, input_shape: tuple[int, ...] = (22, 24, 1),
+                      n_classes: int = 7, hidden: int = 64, dropout: float = 0.3) -> keras.Model:
+    """The CRTS dmdt CNN with a second input of per-curve features (period, folded shape, amplitude...).
+
+    A dmdt keeps the magnitude changes at each time lag but not their phase coherence, so the period
+    and the folded shape are only implicit in it; classifiers of periodic variables (e.g. ZTF SCoPe)
+    feed such features beside the dmdt (:func:`pix2pixai.data.features.lightcurve_features` computes
+    them). Inputs ``dmdt`` [22, 24, 1] and ``features`` [F]:
+
+    * the dmdt branch is :func:`dmdt_cnn`'s layers up to ``flatten`` (same names and shapes, so the
+      real CNN's convolution weights load into it);
+    * the features are standardised by ``feature_scaling`` with ``feature_mean`` / ``feature_std``
+      (statistics of the *training* split only; the layer stores them, so the saved model needs no
+      side file), then ``feature_fc1``, ``feature_fc2`` Dense(hidden, relu) with Dropout;
+    * ``preds`` Dense(n_classes, softmax) on the concatenation [flatten, feature_fc2]. Its first 1,920
+      kernel rows play the role of the original ``preds``: copying the original's kernel there and
+      zeros below gives, before any training, exactly the original CNN (the feature branch then only
+      adds what it learns), which is how ``scripts/crts_real_benchmark.py`` starts its fine-tuning.
+    """
+    _check_classes(n_classes, minimum=2)
+    mean = np.asarray(feature_mean, np.float32).reshape(-1)
+    std = np.asarray(feature_std, np.float32).reshape(-1)
+    if mean.shape != std.shape or mean.size < 1 or not np.all(std > 0):
+        raise ValueError(f"dmdt_features_cnn: feature_mean and feature_std must be [F] with std > 0, got shapes "
+                         f"{mean.shape}, {std.shape} (min std {std.min() if std.size else None})")
+    l2 = keras.regularizers.L2(0.01)
+    image = keras.Input(tuple(input_shape), name="dmdt")
+    features = keras.Input((mean.size,), name="features")
+    h = keras.layers.Conv2D(16, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d1")(image)
+    h = keras.layers.MaxPooling2D(2, name="maxpool2d1")(h)
+    h = keras.layers.Conv2D(64, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d2")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    g = keras.layers.Normalization(mean=mean, variance=std**2, name="feature_scaling")(features)
+    for k in (1, 2):
+        g = keras.layers.Dense(hidden, activation="relu", name=f"feature_fc{k}")(g)
+        g = keras.layers.Dropout(dropout, name=f"feature_dropout{k}")(g)
+    joined = keras.layers.Concatenate(name="joined")([h, g])
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(joined)
+    return keras.Model([image, features], outputs, name="dmdt_features_cnn")
 
 
 def braai_vgg6(

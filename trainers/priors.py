@@ -38,14 +38,22 @@ class PriorShiftedValidation(keras.callbacks.Callback):
     callback *before* any callback that monitors these names (Keras passes one logs dict along).
     """
 
-    def __init__(self, x_val: np.ndarray, y_val: np.ndarray, train_prior: np.ndarray, eval_prior: np.ndarray,
-                 batch_size: int = 256) -> None:
+    def __init__(self, x_val: np.ndarray | dict[str, np.ndarray], y_val: np.ndarray, train_prior: np.ndarray,
+                 eval_prior: np.ndarray, batch_size: int = 256) -> None:
         super().__init__()
-        self.x_val, self.y_val = np.asarray(x_val, np.float32), np.asarray(y_val).astype(np.int64)
+        # a dict of arrays feeds a model with several named inputs (e.g. dmdt + features)
+        self.x_val = ({name: np.asarray(v, np.float32) for name, v in x_val.items()} if isinstance(x_val, dict)
+                      else np.asarray(x_val, np.float32))
+        self.y_val = np.asarray(y_val).astype(np.int64)
         self.train_prior, self.eval_prior, self.batch_size = train_prior, eval_prior, batch_size
 
+    def _batch(self, part: slice) -> np.ndarray | dict[str, np.ndarray]:
+        if isinstance(self.x_val, dict):
+            return {name: v[part] for name, v in self.x_val.items()}
+        return self.x_val[part]
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        probs = np.concatenate([np.asarray(self.model.predict_on_batch(self.x_val[i : i + self.batch_size]))
+        probs = np.concatenate([np.asarray(self.model.predict_on_batch(self._batch(slice(i, i + self.batch_size))))
                                 for i in range(0, len(self.y_val), self.batch_size)])
         shifted = prior_shift(probs, self.train_prior, self.eval_prior)
         if logs is not None:

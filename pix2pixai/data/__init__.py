@@ -27,6 +27,9 @@ _EXPORTS = {
     "dmdt_multiband": "pix2pixai.data.dmdt",
     "iter_dmdt_chunks": "pix2pixai.data.dmdt",
     "get_preset": "pix2pixai.data.dmdt",
+    # per-curve features (period, folded shape) for a classifier's second input
+    "FEATURE_NAMES": "pix2pixai.data.features",
+    "lightcurve_features": "pix2pixai.data.features",
     # cadence diagnostics
     "CadenceReport": "pix2pixai.data.cadence",
     "cadence_report": "pix2pixai.data.cadence",

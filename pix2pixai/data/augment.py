@@ -50,14 +50,22 @@ class BalancedResampledEpochs(keras.utils.PyDataset):
     epoch's class prior is uniform (correct predictions to the data's prior with
     :func:`trainers.priors.prior_shift`). Batches are (x [B, n_dm, n_dt, 1], y [B]); the epoch is
     redrawn in ``on_epoch_end`` from one seeded generator, so a run is reproducible from its seed.
+    With ``features`` [N, F] (one row per curve, e.g. :func:`pix2pixai.data.features.lightcurve_features`
+    of the unperturbed curves: a periodogram per copy per epoch would cost minutes), batches are
+    ({"dmdt": x, "features": f}, y) for a two-input model.
     """
 
     def __init__(self, curves: Sequence[LightCurve], labels: np.ndarray, *, per_class: int, batch_size: int,
-                 seed: int, keep_fraction: float = 0.8, preset: str | DmdtPreset = "crts") -> None:
+                 seed: int, keep_fraction: float = 0.8, preset: str | DmdtPreset = "crts",
+                 features: np.ndarray | None = None) -> None:
         super().__init__()
         labels = np.asarray(labels)
         if labels.shape != (len(curves),):
             raise InputError(f"BalancedResampledEpochs: {len(curves)} curves but labels of shape {labels.shape}")
+        if features is not None and (np.ndim(features) != 2 or len(features) != len(curves)):
+            raise InputError(f"BalancedResampledEpochs: features must be [{len(curves)}, F] (one row per curve), "
+                             f"got shape {np.shape(features)}")
+        self._features = None if features is None else np.asarray(features, np.float32)
         if per_class < 1 or batch_size < 1:
             raise InputError(f"BalancedResampledEpochs: per_class and batch_size must be >= 1, "
                              f"got {per_class}, {batch_size}")
@@ -75,13 +83,16 @@ class BalancedResampledEpochs(keras.utils.PyDataset):
         self.x = resampled_dmdts([self._curves[k] for k in picks], self._rng, keep_fraction=self._keep,
                                  preset=self._preset)
         self.y = self._labels[picks]
+        self.f = None if self._features is None else self._features[picks]
 
     def __len__(self) -> int:
         return -(-len(self.y) // self._batch_size)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
         part = slice(index * self._batch_size, (index + 1) * self._batch_size)
-        return self.x[part], self.y[part]
+        if self.f is None:
+            return self.x[part], self.y[part]
+        return {"dmdt": self.x[part], "features": self.f[part]}, self.y[part]
 
     def on_epoch_end(self) -> None:
         self._draw()

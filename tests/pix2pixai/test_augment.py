@@ -65,3 +65,21 @@ def test_balanced_epochs_redraw_every_epoch_with_a_uniform_class_mix():
 def test_labels_must_match_the_curves():
     with pytest.raises(InputError, match="labels"):
         BalancedResampledEpochs(_curves(3, 10, seed=0), np.array([0, 1]), per_class=2, batch_size=2, seed=0)
+
+
+def test_balanced_epochs_pair_each_dmdt_with_its_curves_features():
+    curves = _curves(6, 30, seed=4)
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    features = np.arange(6 * 3, dtype=np.float32).reshape(6, 3)
+    plain = BalancedResampledEpochs(curves, labels, per_class=4, batch_size=3, seed=1)
+    data = BalancedResampledEpochs(curves, labels, per_class=4, batch_size=3, seed=1, features=features)
+    for i in range(len(data)):
+        inputs, y = data[i]
+        np.testing.assert_array_equal(inputs["dmdt"], plain[i][0])  # same draws with or without features
+        np.testing.assert_array_equal(y, plain[i][1])
+    # the features row of each drawn copy is its curve's: recover the curve from the unique row values
+    drawn = np.concatenate([data[i][0]["features"] for i in range(len(data))])
+    curve_of_row = (drawn[:, 0] // 3).astype(int)
+    np.testing.assert_array_equal(labels[curve_of_row], np.concatenate([data[i][1] for i in range(len(data))]))
+    with pytest.raises(InputError, match="features must be"):
+        BalancedResampledEpochs(curves, labels, per_class=4, batch_size=3, seed=1, features=features[:5])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from trainers.classifiers import braai_vgg6, dmdt_cnn, generic_cnn, logits_model
+from trainers.classifiers import braai_vgg6, dmdt_cnn, dmdt_features_cnn, generic_cnn, logits_model
 
 
 def _weighted_layers(model: keras.Model) -> dict[str, list[tuple[int, ...]]]:
@@ -90,3 +90,35 @@ def test_builders_reject_bad_class_counts():
         dmdt_cnn(n_classes=1)
     with pytest.raises(ValueError, match="input_shape must be"):
         generic_cnn((64, 64), n_classes=3)
+
+
+def test_dmdt_features_cnn_with_zero_feature_rows_is_the_dmdt_cnn():
+    """Copying a dmdt CNN's weights in (feature rows of ``preds`` zero) reproduces it exactly, whatever
+    the features: the fine-tuning of the benchmark starts from the original CNN."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    plain = dmdt_cnn()
+    for layer in plain.layers:
+        if layer.weights:
+            layer.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in layer.get_weights()])
+    n_features = 5
+    model = dmdt_features_cnn(np.zeros(n_features), np.ones(n_features))
+    for name in ("conv2d1", "conv2d2"):
+        model.get_layer(name).set_weights(plain.get_layer(name).get_weights())
+    kernel, bias = plain.get_layer("preds").get_weights()
+    model.get_layer("preds").set_weights([np.concatenate([kernel, np.zeros((64, 7), np.float32)]), bias])
+    x = rng.random((4, 22, 24, 1), dtype=np.float32)
+    features = rng.normal(0, 3, (4, n_features)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(model({"dmdt": x, "features": features}, training=False)),
+                               np.asarray(plain(x, training=False)), rtol=1e-5, atol=1e-7)
+    assert np.asarray(model({"dmdt": x, "features": features})).shape == (4, 7)
+
+
+def test_dmdt_features_cnn_standardises_with_the_given_statistics():
+    mean, std = np.array([1.0, -2.0, 10.0]), np.array([2.0, 0.5, 4.0])
+    model = dmdt_features_cnn(mean, std)
+    scaling = keras.Model(model.get_layer("features").output, model.get_layer("feature_scaling").output)
+    features = np.array([[3.0, -1.0, 2.0]], np.float32)
+    np.testing.assert_allclose(np.asarray(scaling(features)), (features - mean) / std, rtol=1e-5)
+    with pytest.raises(ValueError, match="std > 0"):
+        dmdt_features_cnn(np.zeros(3), np.array([1.0, 0.0, 1.0]))

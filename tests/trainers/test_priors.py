@@ -48,3 +48,17 @@ def test_wide_dmdt_cnn_outputs_class_probabilities():
     probs = np.asarray(model(np.random.default_rng(0).random((3, 22, 24, 1), dtype=np.float32), training=False))
     assert probs.shape == (3, 7)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+
+
+def test_callback_feeds_a_model_with_named_inputs_from_a_dict():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(size=(30, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 30)
+    ia, ib = keras.Input((4,), name="a"), keras.Input((2,), name="b")
+    model = keras.Model([ia, ib], keras.layers.Dense(3, activation="softmax")(keras.layers.Concatenate()([ia, ib])))
+    callback = PriorShiftedValidation({"a": a, "b": b}, y, np.full(3, 1 / 3), np.full(3, 1 / 3), batch_size=7)
+    callback.set_model(model)
+    logs: dict = {}
+    callback.on_epoch_end(0, logs)
+    probs = np.asarray(model.predict({"a": a, "b": b}, verbose=0), np.float64)
+    assert logs["val_prior_nll"] == pytest.approx(-np.log(probs[np.arange(30), y]).mean(), rel=1e-5)

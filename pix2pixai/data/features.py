@@ -1,0 +1,256 @@
+"""Per-curve features that a dmdt cannot encode well: the period, its aliases and the folded shape.
+
+A dmdt histogram keeps the magnitude changes over each time lag but not their phase coherence, so
+the period (RRc at 0.3 d vs EW at 0.35 d) and the light-curve shape at that period (RRab's steep
+rise, EA's narrow eclipses) are only implicit. Classifiers of periodic variables (e.g. ZTF SCoPe)
+therefore feed such features beside the dmdt; :func:`lightcurve_features` computes them for a list of
+curves, one row per curve, columns named by :data:`FEATURE_NAMES`.
+
+The period comes from a generalised Lomb-Scargle periodogram (Zechmeister & Kuerster 2009: a
+sinusoid plus a floating mean, weighted by 1 / magerr^2), scanned on a uniform frequency grid by a
+compiled kernel: each point's cos / sin is advanced from one frequency to the next by a rotation
+(6 flops instead of two transcendental calls) and recomputed exactly every ``_REFRESH`` frequencies,
+so rounding never accumulates; the per-frequency sums may be reassociated, which lets the compiler
+vectorise them (~25 ms for a 300-point CRTS curve over 150,000 frequencies, ~2 min for the 4,463 real
+curves; astropy's ``method='fast'`` took 0.66 s per curve on the same grid). Its power equals
+:class:`astropy.timeseries.LombScargle`'s (``fit_mean=True, center_data=True,
+normalization='standard'``) to ~1e-12.
+
+Aliases matter: an eclipsing contact binary (EW) has two near-equal minima per orbit, so the highest
+peak is at *half* the true period. The features therefore describe the curve folded at both P and 2P
+(phase-sorted scatter, variance explained by a Fourier series); the classifier learns which to trust.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numba
+import numpy as np
+
+from pix2pixai.data.lightcurves import LightCurve
+from pix2pixai.errors import InputError
+
+#: Column names of :func:`lightcurve_features`' output, in order.
+FEATURE_NAMES: tuple[str, ...] = (
+    "log10_period",          # best generalised Lomb-Scargle period P, days
+    "ls_power",              # its power (0..1, fraction of weighted variance explained by one sinusoid)
+    "ls_power_at_2p",        # power at frequency f / 2 (period 2P): high for EW / ELL aliases
+    "ls_power_at_half_p",    # power at 2 f (period P / 2)
+    "fold_scatter_p",        # phase-sorted successive-difference scatter folded at P (~1 noise, ~0 smooth)
+    "fold_scatter_2p",       # the same at 2P (lower than at P when the two halves differ: unequal minima)
+    "fourier_r2_p",          # variance explained by a 3-harmonic Fourier series at P
+    "fourier_r2_2p",         # ... by a 6-harmonic series at 2P (its even harmonics repeat the fit at P)
+    "fourier_a1",            # first-harmonic amplitude at P, mag
+    "fourier_r21",           # A2 / A1 at P (RRab high, RRc and EW low)
+    "fourier_r31",           # A3 / A1 at P
+    "fourier_cos_phi21",     # phi21 = phi2 - 2 phi1 at P, as cos and sin (it is an angle)
+    "fourier_sin_phi21",
+    "fourier_cos_phi31",     # phi31 = phi3 - 3 phi1
+    "fourier_sin_phi31",
+    "amplitude",             # 95th - 5th percentile of mag (robust to outliers)
+    "log10_std_over_err",    # log10(std(mag) / median(magerr)): how far above the noise the variability is
+    "skewness",              # of mag: > 0 when brief faint dips dominate (eclipses), < 0 for RRab-like
+    "excess_kurtosis",       # of mag
+    "median_mag",            # brightness (photometric errors and class mixes depend on it)
+)
+
+#: Frequencies between two exact recomputations of each point's cos / sin in the scan.
+_REFRESH = 256
+
+
+def frequency_grid(baseline: float, *, min_period: float = 0.1, max_period: float = 1000.0,
+                   oversampling: float = 5.0) -> tuple[float, float, int]:
+    """Uniform grid ``(f_min, df, n_freq)`` in cycles / day for a curve spanning ``baseline`` days.
+
+    The step ``df = 1 / (oversampling * baseline)`` is a fraction of a periodogram peak's width
+    (~1 / baseline), so no peak falls between grid points; the defaults (0.1 d to 1000 d) cover CRTS's
+    periodic variables, from short RRc / EW aliases to long-period variables.
+    """
+    if not (np.isfinite(baseline) and baseline > 0):
+        raise InputError(f"frequency_grid: baseline must be a positive number of days, got {baseline}")
+    if not 0 < min_period < max_period or not oversampling > 0:
+        raise InputError(f"frequency_grid: need 0 < min_period < max_period and oversampling > 0, got "
+                         f"{min_period}, {max_period}, {oversampling}")
+    f_min, f_max = 1.0 / max_period, 1.0 / min_period
+    df = 1.0 / (oversampling * baseline)
+    return f_min, df, int(np.floor((f_max - f_min) / df)) + 1
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+def _gls_scan(t: np.ndarray, y: np.ndarray, w: np.ndarray, f_min: float, df: float, n_freq: int) -> np.ndarray:
+    """Generalised Lomb-Scargle power at f_min + k df, k < n_freq; ``w`` sums to 1, ``t`` is centred."""
+    n = t.size
+    power = np.empty(n_freq)
+    c = np.empty(n)
+    s = np.empty(n)
+    dc = np.empty(n)
+    ds = np.empty(n)
+    wy = np.empty(n)
+    y_mean = 0.0
+    for j in range(n):
+        y_mean += w[j] * y[j]
+    yy = 0.0
+    for j in range(n):
+        wy[j] = w[j] * (y[j] - y_mean)
+        yy += wy[j] * (y[j] - y_mean)
+    for j in range(n):
+        dc[j] = np.cos(2.0 * np.pi * df * t[j])
+        ds[j] = np.sin(2.0 * np.pi * df * t[j])
+    for k in range(n_freq):
+        if k % _REFRESH == 0:
+            omega = 2.0 * np.pi * (f_min + k * df)
+            for j in range(n):
+                c[j] = np.cos(omega * t[j])
+                s[j] = np.sin(omega * t[j])
+        sc = 0.0
+        ss = 0.0
+        ycs = 0.0
+        yss = 0.0
+        ccs = 0.0
+        css = 0.0
+        for j in range(n):
+            cj = c[j]
+            sj = s[j]
+            wc = w[j] * cj
+            sc += wc
+            ss += w[j] * sj
+            ycs += wy[j] * cj
+            yss += wy[j] * sj
+            ccs += wc * cj
+            css += wc * sj
+            c[j] = cj * dc[j] - sj * ds[j]
+            s[j] = sj * dc[j] + cj * ds[j]
+        # y is centred by the weighted mean, so sum w y = 0 and YC = ycs, YS = yss (Zechmeister & Kuerster eq. 10-15)
+        cc = ccs - sc * sc
+        s2 = (1.0 - ccs) - ss * ss
+        cs = css - sc * ss
+        d = cc * s2 - cs * cs
+        if d <= 0.0 or yy <= 0.0:
+            power[k] = 0.0
+        else:
+            power[k] = (s2 * ycs * ycs + cc * yss * yss - 2.0 * cs * ycs * yss) / (yy * d)
+    return power
+
+
+def _checked(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, name: str) -> tuple[np.ndarray, ...]:
+    t, y, dy = (np.asarray(a, dtype=np.float64) for a in (mjd, mag, magerr))
+    if t.ndim != 1 or y.shape != t.shape or dy.shape != t.shape:
+        raise InputError(f"{name}: mjd, mag, magerr must be 1-D arrays of one length, got shapes "
+                         f"{t.shape}, {y.shape}, {dy.shape}")
+    if t.size < 3:
+        raise InputError(f"{name}: a periodogram needs at least 3 points, got {t.size}")
+    if not (np.isfinite(t).all() and np.isfinite(y).all() and np.isfinite(dy).all()):
+        raise InputError(f"{name}: mjd, mag and magerr must be finite")
+    if np.any(dy <= 0):
+        raise InputError(f"{name}: magerr must be > 0 (points are weighted by 1 / magerr^2), "
+                         f"got min {dy.min()}")
+    return t, y, dy
+
+
+def gls_power(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, f_min: float, df: float,
+              n_freq: int) -> np.ndarray:
+    """Generalised Lomb-Scargle power [n_freq] at frequencies ``f_min + k df`` (cycles / day).
+
+    The fraction of the weighted (1 / magerr^2) variance about the weighted mean that the best sinusoid
+    plus constant explains; equals astropy's ``LombScargle(mjd, mag, magerr).power(f)`` (floating
+    mean, standard normalisation).
+
+    Raises
+    ------
+    InputError
+        on arrays of different shapes, fewer than 3 points, non-finite values or magerr <= 0.
+    """
+    t, y, dy = _checked(mjd, mag, magerr, "gls_power")
+    if not (df > 0 and f_min >= 0 and int(n_freq) >= 1):
+        raise InputError(f"gls_power: need df > 0, f_min >= 0, n_freq >= 1, got {df}, {f_min}, {n_freq}")
+    w = 1.0 / dy**2
+    return _gls_scan(t - t.mean(), y, w / w.sum(), float(f_min), float(df), int(n_freq))
+
+
+def _fourier_fit(phase: np.ndarray, y: np.ndarray, w: np.ndarray, n_harmonics: int) -> tuple[np.ndarray, float]:
+    """Weighted least-squares Fourier series of ``y`` at ``phase`` (cycles): ([a_k, b_k], R^2)."""
+    columns = [np.ones_like(phase)]
+    for h in range(1, n_harmonics + 1):
+        columns += [np.cos(2 * np.pi * h * phase), np.sin(2 * np.pi * h * phase)]
+    design = np.stack(columns, axis=1)
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+    residual = y - design @ coef
+    total = np.sum(w * (y - np.sum(w * y) / w.sum()) ** 2)
+    r2 = 1.0 - np.sum(w * residual**2) / total if total > 0 else 0.0
+    return coef[1:].reshape(n_harmonics, 2), float(r2)
+
+
+def _fold_scatter(phase: np.ndarray, y: np.ndarray) -> float:
+    """sum (y_{i+1} - y_i)^2 over phase-sorted points / (2 (n - 1) var(y)): ~1 for noise, ~0 for a smooth fold."""
+    order = np.argsort(phase, kind="stable")
+    var = y.var()
+    if var <= 0:
+        return 1.0
+    return float(np.mean(np.diff(y[order]) ** 2) / (2.0 * var))
+
+
+def curve_features(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, *, min_period: float = 0.1,
+                   max_period: float = 1000.0, oversampling: float = 5.0) -> np.ndarray:
+    """float64 [len(FEATURE_NAMES)] features of one curve (see :data:`FEATURE_NAMES`).
+
+    The grid's baseline is the span of the central 98% of the times, so a single stray date (e.g. the
+    MJD -2409998.5 sentinel in three real CRTS curves) does not multiply the grid a thousand-fold. The
+    best grid frequency is refined on a 20x finer grid over its neighbours' interval.
+    """
+    t, y, dy = _checked(mjd, mag, magerr, "curve_features")
+    baseline = float(np.percentile(t, 99) - np.percentile(t, 1))
+    if baseline <= 0:
+        baseline = float(t.max() - t.min())
+    f_min, df, n_freq = frequency_grid(baseline, min_period=min_period, max_period=max_period,
+                                       oversampling=oversampling)
+    w = 1.0 / dy**2
+    w_norm = w / w.sum()
+    tc = t - t.mean()
+    power = _gls_scan(tc, y, w_norm, f_min, df, n_freq)
+    k = int(np.argmax(power))
+    fine = _gls_scan(tc, y, w_norm, max(f_min + (k - 1) * df, f_min), df / 20, 41)
+    best = int(np.argmax(fine))
+    freq = max(f_min + (k - 1) * df, f_min) + best * df / 20
+    peak = float(max(fine[best], power[k]))
+
+    def power_at(f: float) -> float:
+        return float(_gls_scan(tc, y, w_norm, f, 1.0, 1)[0])
+
+    phase_p = (freq * tc) % 1.0
+    phase_2p = (0.5 * freq * tc) % 1.0
+    coef, r2_p = _fourier_fit(phase_p, y, w, 3)
+    _, r2_2p = _fourier_fit(phase_2p, y, w, 6)
+    amp = np.hypot(coef[:, 0], coef[:, 1])
+    phi = np.arctan2(-coef[:, 1], coef[:, 0])  # y ~ A_h cos(2 pi h phase + phi_h)
+    a1 = max(amp[0], 1e-12)
+    phi21, phi31 = phi[1] - 2 * phi[0], phi[2] - 3 * phi[0]
+    centred = y - y.mean()
+    std = centred.std()
+    skew = float(np.mean(centred**3) / std**3) if std > 0 else 0.0
+    kurt = float(np.mean(centred**4) / std**4 - 3.0) if std > 0 else 0.0
+    p5, p95 = np.percentile(y, [5, 95])
+    return np.array([
+        np.log10(1.0 / freq), peak, power_at(0.5 * freq), power_at(2.0 * freq),
+        _fold_scatter(phase_p, y), _fold_scatter(phase_2p, y), r2_p, r2_2p,
+        amp[0], amp[1] / a1, amp[2] / a1, np.cos(phi21), np.sin(phi21), np.cos(phi31), np.sin(phi31),
+        p95 - p5, np.log10(max(std, 1e-6) / np.median(dy)), skew, kurt, np.median(y),
+    ])
+
+
+def lightcurve_features(curves: Sequence[LightCurve], **grid: float) -> np.ndarray:
+    """float32 [N, len(FEATURE_NAMES)] features of ``curves`` (keyword arguments: :func:`curve_features`'s grid).
+
+    Raises
+    ------
+    InputError
+        naming the curve's id when a curve has fewer than 3 points or a magerr <= 0.
+    """
+    rows = []
+    for curve in curves:
+        try:
+            rows.append(curve_features(curve.mjd, curve.mag, curve.magerr, **grid))
+        except InputError as err:
+            raise InputError(f"curve {curve.lcid}: {err}") from None
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
