@@ -37,7 +37,7 @@ def load_dmdt_model(path: Path):
 def classify_lightcurves(curves: Sequence, model_path: Path, *, preset: str = "crts", out: Path,
                          class_names: Sequence[str] = CRTS_CLASSES) -> list[dict[str, object]]:
     """Bin each curve to a dmdt, run the CNN, write ``id, predicted, p_<class>...`` to ``out``."""
-    from pix2pixai.data.dmdt import dmdt_from_lightcurves
+    from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
     from trainers.training import predict_proba
 
     model = load_dmdt_model(model_path)

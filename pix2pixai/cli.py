@@ -279,7 +279,7 @@ def _read_curves(paths: Sequence[Path]):
 def _cmd_dmdt(args: argparse.Namespace) -> int:
 
     from pix2pixai import atomic
-    from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt_from_lightcurves
+    from pix2pixai.data.dmdt_images import DMDT_PRESETS, dmdt_from_lightcurves
 
     if args.preset not in DMDT_PRESETS:
         raise InputError(f"--preset {args.preset!r} unknown; expected one of {', '.join(DMDT_PRESETS)}")

@@ -63,7 +63,7 @@ def deletion_fn_for(meta: dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], 
     """Domain-correct removal: dmdt bins set empty and renormalised like the preset; triplets and
     other images zeroed in every channel (0 is the normalised background)."""
     if meta.get("kind") == "dmdt":
-        from pix2pixai.data.dmdt import DMDT_PRESETS
+        from pix2pixai.data.dmdt_images import DMDT_PRESETS
 
         preset = DMDT_PRESETS[meta["preset"]]
 

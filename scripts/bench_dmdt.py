@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pixai.atomic import write_json
-from pix2pixai.data.dmdt import DMDT_PRESETS, compiled_kernel_available, dmdt
+from pix2pixai.data.dmdt_images import DMDT_PRESETS, compiled_kernel_available, dmdt
 
 
 def crts_like_curves(n: int, points: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:

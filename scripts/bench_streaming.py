@@ -3,7 +3,7 @@
 Why: a survey-scale run explains hundreds of thousands of inputs; the chain must hold one chunk of
 inputs and maps at a time, never all of them. This script generates CRTS-like random light curves
 chunk by chunk (seeded per chunk: ``default_rng([seed, k])``), bins them with
-:func:`pix2pixai.data.dmdt.dmdt_from_lightcurves`, explains each chunk with gradcam and saliency on
+:func:`pix2pixai.data.dmdt_images.dmdt_from_lightcurves`, explains each chunk with gradcam and saliency on
 an (untrained, seeded) :func:`trainers.classifiers.dmdt_cnn` and writes the maps with
 ``MapStore.begin / write_chunk / end``. It does this for N = n/10, n/4 and n in turn, in one process.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from pix2pixai.atomic import write_json
-from pix2pixai.data.dmdt import dmdt_from_lightcurves
+from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
 from pix2pixai.data.lightcurves import LightCurve
 from pix2pixai.producers import explain
 from pix2pixai.stores import MapStore

@@ -20,7 +20,7 @@ import numpy as np
 
 from pix2pixai.atomic import write_json
 from pix2pixai.data.classes import CRTS_CLASSES, canonical_class
-from pix2pixai.data.dmdt import dmdt_from_lightcurves
+from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
 from pix2pixai.data.synthetic.periodic import simulate_periodic
 from trainers.legacy import load_legacy_model
 

@@ -163,7 +163,7 @@ def _class_map_without_inputs(folder: Path) -> object:
 
 
 def _dmdt(mjd: list[float], mag: list[float], preset: str = "crts") -> object:
-    from pix2pixai.data.dmdt import dmdt
+    from pix2pixai.data.dmdt_images import dmdt
 
     return dmdt(np.array(mjd), np.array(mag), preset=preset)
 

@@ -15,18 +15,18 @@ _EXPORTS = {
     "read_lightcurves": "pix2pixai.data.lightcurves",
     "lightcurves_from_arrays": "pix2pixai.data.lightcurves",
     "read_lightcurves_npz": "pix2pixai.data.lightcurves",
-    # dmdt (the function ``dmdt`` lives in the submodule of the same name: ``from pix2pixai.data.dmdt
-    # import dmdt``; exporting it here too would make ``pix2pixai.data.dmdt`` the function or the
-    # module depending on import order)
-    "DMDT_PRESETS": "pix2pixai.data.dmdt",
-    "DmdtPreset": "pix2pixai.data.dmdt",
-    "augment_noise": "pix2pixai.data.dmdt",
-    "augment_lightcurves": "pix2pixai.data.dmdt",
-    "dmdt_counts": "pix2pixai.data.dmdt",
-    "dmdt_from_lightcurves": "pix2pixai.data.dmdt",
-    "dmdt_multiband": "pix2pixai.data.dmdt",
-    "iter_dmdt_chunks": "pix2pixai.data.dmdt",
-    "get_preset": "pix2pixai.data.dmdt",
+    # dmdt images: the module is ``dmdt_images`` so that ``pix2pixai.data.dmdt`` is always the function
+    # (a submodule named ``dmdt`` would replace it on the package whenever it is first imported)
+    "dmdt": "pix2pixai.data.dmdt_images",
+    "DMDT_PRESETS": "pix2pixai.data.dmdt_images",
+    "DmdtPreset": "pix2pixai.data.dmdt_images",
+    "augment_noise": "pix2pixai.data.dmdt_images",
+    "augment_lightcurves": "pix2pixai.data.dmdt_images",
+    "dmdt_counts": "pix2pixai.data.dmdt_images",
+    "dmdt_from_lightcurves": "pix2pixai.data.dmdt_images",
+    "dmdt_multiband": "pix2pixai.data.dmdt_images",
+    "iter_dmdt_chunks": "pix2pixai.data.dmdt_images",
+    "get_preset": "pix2pixai.data.dmdt_images",
     # per-curve features (period, folded shape) for a classifier's second input
     "FEATURE_NAMES": "pix2pixai.data.features",
     "lightcurve_features": "pix2pixai.data.features",

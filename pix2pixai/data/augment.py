@@ -5,7 +5,7 @@ curves (validation loss rises from the second epoch on). Re-drawing every epoch'
 curves themselves gives the classifier a new view of each object each time. Two perturbations, both
 physically sound for survey light curves:
 
-* magnitudes + N(0, magerr / 3) (:func:`pix2pixai.data.dmdt.augment_noise`, the original recipe);
+* magnitudes + N(0, magerr / 3) (:func:`pix2pixai.data.dmdt_images.augment_noise`, the original recipe);
 * each point kept with probability ``keep_fraction``: the same object seen with a sparser visit
   pattern, as a shorter baseline or lost nights give. The dmdt's pair normalisation (255 / C(n, 2))
   keeps the image scale independent of the number of points kept.
@@ -18,7 +18,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from pix2pixai.data.dmdt import DmdtPreset, augment_noise, dmdt
+from pix2pixai.data.dmdt_images import DmdtPreset, augment_noise, dmdt
 from pix2pixai.data.lightcurves import LightCurve
 from pix2pixai.errors import InputError
 
@@ -28,7 +28,7 @@ def resampled_dmdts(curves: Sequence[LightCurve], rng: np.random.Generator, *, k
     """dmdts [N, n_dm, n_dt, 1] float32 of one perturbed copy of each curve (noise, then point thinning).
 
     A copy that would keep fewer than 2 points keeps them all. ``keep_fraction = 1`` and zero errors
-    give exactly :func:`pix2pixai.data.dmdt.dmdt` of the curves.
+    give exactly :func:`pix2pixai.data.dmdt_images.dmdt` of the curves.
     """
     if not 0.0 < keep_fraction <= 1.0:
         raise InputError(f"resampled_dmdts: keep_fraction must be in (0, 1], got {keep_fraction}")

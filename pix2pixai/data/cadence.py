@@ -9,7 +9,7 @@ KL is estimated from histograms of about sqrt(n) bins (linear bins against unifo
 log-uniform), which keeps the estimator's upward bias small.
 
 All-pairs lags are never materialised: they are counted on a fine log-spaced grid with the exact,
-chunked pair binning of :mod:`pix2pixai.data.dmdt`, so memory stays bounded for any number of curves.
+chunked pair binning of :mod:`pix2pixai.data.dmdt_images`, so memory stays bounded for any number of curves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pix2pixai.data.dmdt import DmdtPreset, dmdt_counts, get_preset
+from pix2pixai.data.dmdt_images import DmdtPreset, dmdt_counts, get_preset
 from pix2pixai.data.lightcurves import LightCurve
 from pix2pixai.errors import InputError
 

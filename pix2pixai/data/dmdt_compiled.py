@@ -1,6 +1,6 @@
 """Compiled (numba) dmdt pair counting: one pass over the pairs of each curve, no temporaries.
 
-The numpy path in :mod:`pix2pixai.data.dmdt` must materialise every pair's dt, dm and bin index
+The numpy path in :mod:`pix2pixai.data.dmdt_images` must materialise every pair's dt, dm and bin index
 (~10 array passes of 8 bytes per pair); a per-pair loop compiled by numba touches each pair once and
 keeps one curve's count image in L1 cache, which is what makes it several times faster than a
 per-curve :func:`numpy.histogram2d`. Results are identical to the numpy path (and to histogram2d):
@@ -12,7 +12,7 @@ per-curve :func:`numpy.histogram2d`. Results are identical to the numpy path (an
 - ``dm`` bin: the same uniform lookup table and binary-search fallback as ``_EdgeBinner`` (exact by
   its construction, see there); the row's table cells are computed first in a branch-free loop.
 
-This module imports numba at import time; :mod:`pix2pixai.data.dmdt` imports it lazily and falls
+This module imports numba at import time; :mod:`pix2pixai.data.dmdt_images` imports it lazily and falls
 back to its numpy path when numba is missing. The kernels are module-level functions so that
 numba's on-disk cache (``cache=True``) is reused across processes (compiling takes ~5 s).
 """

@@ -98,7 +98,7 @@ def _crts_groups(config: RunConfig) -> tuple[str, ...]:
 
 
 def _dmdt_images(curves: list, config: RunConfig) -> tuple[np.ndarray, dict[str, Any]]:
-    from pix2pixai.data.dmdt import DMDT_PRESETS, dmdt_from_lightcurves, dmdt_multiband
+    from pix2pixai.data.dmdt_images import DMDT_PRESETS, dmdt_from_lightcurves, dmdt_multiband
 
     preset = DMDT_PRESETS[config.survey.preset]
     if config.survey.bands:

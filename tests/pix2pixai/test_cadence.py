@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pix2pixai.data.cadence import cadence_report, kl_from_uniform, suggest_dt_edges
-from pix2pixai.data.dmdt import DMDT_PRESETS
+from pix2pixai.data.dmdt_images import DMDT_PRESETS
 from pix2pixai.data.lightcurves import LightCurve
 from pix2pixai.errors import InputError
 

@@ -18,6 +18,17 @@ def test_every_shipped_preset_loads():
         assert set(config.explain.methods) <= set(METHODS), name
 
 
+def test_documented_configs_load():
+    """The configs docs/ points readers to (e.g. the all-classes sim-crts run) stay valid."""
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "docs" / "configs").glob("*.toml"))
+    assert configs
+    for path in configs:
+        config = load_config(path)
+        assert config.survey.name, path
+
+
 def test_demo_profile_shrinks_budget_but_file_keys_win(tmp_path):
     full = load_config("sim-crts")
     demo = load_config("sim-crts", profile="demo")

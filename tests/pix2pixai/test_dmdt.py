@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pix2pixai.data import dmdt as dmdt_module
-from pix2pixai.data.dmdt import (
+from pix2pixai.data import dmdt_images as dmdt_module
+from pix2pixai.data.dmdt_images import (
     DMDT_PRESETS,
     DmdtPreset,
     augment_lightcurves,
@@ -41,6 +41,22 @@ def reference_crts(t: np.ndarray, m: np.ndarray) -> np.ndarray:
 def random_curve(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     t = 53000 + np.cumsum(rng.exponential(rng.choice([0.005, 3.0, 40.0]), n))
     return t, 15 + rng.normal(0, rng.choice([0.05, 0.5, 3.0]), n)
+
+
+def test_stable_entry_point_is_the_function_whatever_the_import_order():
+    """Issue #2's entry point ``pix2pixai.data.dmdt(mjd, mag, preset="crts")``, also after every data
+    submodule has been imported (a submodule named ``dmdt`` once replaced the function)."""
+    import importlib
+    import pkgutil
+
+    import pix2pixai.data
+
+    for info in pkgutil.walk_packages(pix2pixai.data.__path__, "pix2pixai.data."):
+        importlib.import_module(info.name)
+    t = np.array([0.0, 1.0, 3.0, 10.0])
+    m = np.array([15.0, 15.2, 14.9, 15.1])
+    np.testing.assert_array_equal(pix2pixai.data.dmdt(t, m, preset="crts"), dmdt(t, m, preset="crts"))
+    assert pix2pixai.data.dmdt(t, m, preset="crts").shape == (22, 24)
 
 
 def test_unpacks_to_edges_and_has_published_shapes():

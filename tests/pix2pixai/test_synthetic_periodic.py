@@ -76,7 +76,7 @@ def test_crts_cadence_matches_real_sampling():
 
 def test_crts_cadence_gives_the_real_dmdt_time_axis():
     """The share of point pairs per dmdt dt bin depends on the cadence only: compare with real curves."""
-    from pix2pixai.data.dmdt import dmdt
+    from pix2pixai.data.dmdt_images import dmdt
 
     real = _real_crts()
     offsets = real["offsets"]
@@ -295,7 +295,7 @@ def test_periods_recovered_by_lomb_scargle():
 
 
 def test_real_crts_cnn_recognises_simulated_classes():
-    from pix2pixai.data.dmdt import dmdt_from_lightcurves
+    from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
     from trainers.legacy import load_legacy_model
 
     model = load_legacy_model(shared_path("reproducibility_periodic_cnn", "model.h5"), "crts_cnn")
