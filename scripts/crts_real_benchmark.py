@@ -25,12 +25,25 @@ On the 4,463 real labelled CRTS curves of the 7 classes the original CNN knows
     averages the prior-corrected original (to uniform), ``finetune_resampled`` and ``wide``
     (seed-averaged) probabilities.
 
+(e) ``features``: :func:`trainers.classifiers.dmdt_features_cnn`, the dmdt CNN with a second input of
+    per-curve features (generalised Lomb-Scargle period and power, power at the 2P / P/2 aliases,
+    folded-curve scatter and Fourier shape at P and 2P, amplitude, skewness...:
+    :func:`pix2pixai.data.features.lightcurve_features`, computed once per curve, ~25 ms each),
+    standardised with training-split statistics. It starts from the original weights (its ``preds``
+    kernel rows for the features zero, so it starts as the prior-corrected original) and is trained
+    as ``finetune_resampled`` (each resampled dmdt paired with its curve's features) at
+    ``--features-lr`` 1e-3 (the new feature branch; 1e-4 / 3e-4 / 1e-3 gave validation NLL 0.445 /
+    0.443 / 0.437, best epoch 36 / 11 / 10, seed 0).
+    ``ensemble_original_features`` averages it (seed-averaged) with the prior-corrected original, and
+    ``ensemble_original_finetune_wide_features`` adds it to the three-member ensemble of (d).
+
 With ``--train-seeds 0,1,2`` each variant is trained once per seed (same split) and the mean of the
 seeds' probabilities is scored too (``ensemble_<variant>``, also prior-corrected): averaging seeds
 removes part of the variance of one fine-tuning run on ~3,600 curves.
 
 Accuracy and macro-F1 with standard errors (binomial; seeded bootstrap) for each, and the
-differences (c) - (b), are printed and written as JSON to ``--out``.
+differences to (b) with their paired standard errors (:func:`paired_difference_se`: both scored on
+the same items), are printed and written as JSON to ``--out`` (with each one's test predictions).
 """
 
 from __future__ import annotations
@@ -47,14 +60,15 @@ import numpy as np
 from pix2pixai import atomic
 from pix2pixai.data.augment import BalancedResampledEpochs
 from pix2pixai.data.classes import CRTS_CLASSES, canonical_class
-from pix2pixai.data.dmdt import augment_noise, dmdt, dmdt_from_lightcurves
+from pix2pixai.data.dmdt_images import augment_noise, dmdt, dmdt_from_lightcurves
+from pix2pixai.data.features import lightcurve_features
 from pix2pixai.data.lightcurves import LightCurve, read_lightcurves_npz
-from trainers.classifiers import dmdt_cnn, dmdt_cnn_wide
+from trainers.classifiers import dmdt_cnn, dmdt_cnn_wide, dmdt_features_cnn
 from trainers.priors import PriorShiftedValidation, prior_shift
 from trainers.determinism import enable_determinism
 from trainers.legacy import load_legacy_model
 from trainers.splits import stratified_split
-from trainers.training import Oversampler, evaluate_classifier, evaluate_predictions, predict_proba, train_classifier
+from trainers.training import Oversampler, evaluate_predictions, predict_proba, train_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 #: Drake et al. (2014) type ids of the original CNN's outputs, in CRTS_CLASSES order.
@@ -70,24 +84,88 @@ def original_prior(classes_txt: Path) -> np.ndarray:
 
 def train_resampled(model, curves: list[LightCurve], y: np.ndarray, *, seed: int, epochs: int, patience: int,
                     batch_size: int, learning_rate: float, keep_fraction: float, eval_prior: np.ndarray,
-                    work: Path) -> None:
+                    work: Path, features: np.ndarray | None = None) -> dict[str, float]:
     """Fit ``model`` in place on class-balanced resampled curves, redrawn every epoch; keep the epoch
-    with the lowest prior-corrected validation NLL (10% of each class held out, seeded)."""
+    with the lowest prior-corrected validation NLL (10% of each class held out, seeded). With
+    ``features`` (one row per curve) the model takes {"dmdt", "features"}. Returns the best epoch and
+    its validation scores (the numbers to choose between variants on, never the test split)."""
     fit_idx, val_idx = stratified_split(y, 0.1, seed)
     train = BalancedResampledEpochs([curves[k] for k in fit_idx], y[fit_idx], seed=seed, batch_size=batch_size,
-                                    per_class=int(np.bincount(y[fit_idx]).max()), keep_fraction=keep_fraction)
+                                    per_class=int(np.bincount(y[fit_idx]).max()), keep_fraction=keep_fraction,
+                                    features=None if features is None else features[fit_idx])
     x_val = dmdt_from_lightcurves([curves[k] for k in val_idx], "crts")[..., None].astype(np.float32)
+    if features is not None:
+        x_val = {"dmdt": x_val, "features": features[val_idx]}
     n_classes = int(y.max()) + 1
     best = work / "best.weights.h5"
     work.mkdir(parents=True, exist_ok=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
-    model.fit(train, epochs=epochs, verbose=0, callbacks=[
+    history = model.fit(train, epochs=epochs, verbose=0, callbacks=[
         PriorShiftedValidation(x_val, y[val_idx], np.full(n_classes, 1.0 / n_classes), eval_prior),
         keras.callbacks.ModelCheckpoint(str(best), monitor="val_prior_nll", mode="min", save_best_only=True,
                                         save_weights_only=True),
         keras.callbacks.EarlyStopping(monitor="val_prior_nll", mode="min", patience=patience),
     ])
     model.load_weights(best)
+    nll = history.history["val_prior_nll"]
+    k = int(np.argmin(nll))
+    return {"best_epoch": k, "epochs_run": len(nll), "val_prior_nll": nll[k],
+            "val_prior_accuracy": history.history["val_prior_accuracy"][k]}
+
+
+def paired_difference_se(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, seed: int,
+                         n_bootstrap: int = 1000) -> tuple[float, float]:
+    """Standard errors of accuracy(a) - accuracy(b) and macro-F1(a) - macro-F1(b) on the *same* test items.
+
+    Pairing removes the items both get right or wrong from the noise, so the difference is far better
+    determined than the two separate standard errors suggest: the accuracy difference's is
+    std(correct_a - correct_b) / sqrt(N); the macro-F1 difference's the spread over seeded bootstrap
+    resamples of the items (both scored on each resample).
+    """
+    gain = (pred_a == y).astype(np.float64) - (pred_b == y)
+    acc_se = float(gain.std(ddof=1) / np.sqrt(y.size))
+    samples = np.random.default_rng(seed).integers(0, y.size, size=(n_bootstrap, y.size))
+    diffs = _macro_f1_rows(y[samples], pred_a[samples]) - _macro_f1_rows(y[samples], pred_b[samples])
+    return acc_se, float(np.std(diffs, ddof=1))
+
+
+def _macro_f1_rows(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Macro-F1 [B] of each row of [B, N] labels / predictions over the classes present in the row
+    (sklearn's ``f1_score(average="macro", labels=present)``), from one batched confusion count."""
+    k = int(max(y.max(), pred.max())) + 1
+    offsets = np.arange(len(y))[:, None] * k * k
+    confusion = np.bincount((offsets + y * k + pred).ravel(), minlength=len(y) * k * k).reshape(len(y), k, k)
+    tp = np.diagonal(confusion, axis1=1, axis2=2).astype(np.float64)
+    actual, predicted = confusion.sum(axis=2), confusion.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(actual + predicted > 0, 2 * tp / (actual + predicted), 0.0)
+    present = actual > 0
+    return (f1 * present).sum(axis=1) / present.sum(axis=1)
+
+
+def curve_features_cached(curves: list[LightCurve], cache: Path | None) -> np.ndarray:
+    """:func:`lightcurve_features` of ``curves``, read from / written to ``cache`` (.npz: ids, features)."""
+    ids = np.array([c.lcid for c in curves])
+    if cache is not None and cache.exists():
+        with np.load(cache) as stored:
+            if stored["ids"].shape == ids.shape and np.array_equal(stored["ids"], ids):
+                print(f"features read from {cache}")
+                return stored["features"]
+    t0 = time.perf_counter()
+    features = lightcurve_features(curves)
+    print(f"features of {len(curves)} curves in {time.perf_counter() - t0:.1f} s")
+    if cache is not None:
+        atomic.save_npz(cache, ids=ids, features=features)
+    return features
+
+
+def predict_inputs(model, x: np.ndarray, features: np.ndarray | None, batch_size: int = 256) -> np.ndarray:
+    """Probabilities [N, K] of a dmdt model (``features`` None) or of a dmdt + features model."""
+    if features is None:
+        return predict_proba(model, x, batch_size)
+    return np.concatenate([np.asarray(model.predict_on_batch({"dmdt": x[i : i + batch_size],
+                                                              "features": features[i : i + batch_size]}))
+                           for i in range(0, len(x), batch_size)])
 
 
 def rebinning_oversampler(curves: list[LightCurve], images: np.ndarray) -> Oversampler:
@@ -117,8 +195,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--oversample-factor", type=float, default=2.0)
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--features-lr", type=float, default=1e-3,
+                        help="learning rate of the features variant (1e-3: lowest validation NLL of 1e-4, 3e-4, 1e-3)")
     parser.add_argument("--variants", default="scratch,finetune",
-                        help="comma-separated: scratch, finetune, finetune_resampled, wide")
+                        help="comma-separated: scratch, finetune, finetune_resampled, wide, features")
     parser.add_argument("--keep-fraction", type=float, default=0.8,
                         help="resampled variants: probability that each point of a curve is kept")
     parser.add_argument("--train-seeds", default="0",
@@ -126,6 +206,9 @@ def main() -> None:
                              "order; the split stays --seed); with several, their mean probabilities are also "
                              "scored as an ensemble (default 0)")
     parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints (default: a temporary folder)")
+    parser.add_argument("--features-cache", type=Path, default=None,
+                        help="features variant: .npz of the curves' features (ids + features), read when its ids "
+                             "are these curves', else computed (~2 min) and written there")
     args = parser.parse_args()
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -133,9 +216,10 @@ def main() -> None:
         train_seeds = [int(v) for v in args.train_seeds.split(",") if v.strip()]
     except ValueError:
         parser.error(f"--train-seeds: {args.train_seeds!r}; expected comma-separated integers")
-    unknown = sorted(set(variants) - {"scratch", "finetune", "finetune_resampled", "wide"})
+    known = ("scratch", "finetune", "finetune_resampled", "wide", "features")
+    unknown = sorted(set(variants) - set(known))
     if unknown:
-        parser.error(f"--variants: unknown {unknown}; expected scratch, finetune, finetune_resampled, wide")
+        parser.error(f"--variants: unknown {unknown}; expected {', '.join(known)}")
 
     started = time.perf_counter()
     curves = [c for c in read_lightcurves_npz(args.data / "crts-lightcurves-kvmu" / "lightcurves.npz")
@@ -146,16 +230,25 @@ def main() -> None:
     x_test, y_test = x[test_idx], y[test_idx]
     print(f"{len(curves)} curves, {train_idx.size} train / {test_idx.size} test; dmdts in "
           f"{time.perf_counter() - started:.1f} s")
+    features = None
+    if "features" in variants:
+        features = curve_features_cached(curves, args.features_cache)
 
     cnn_path = args.data / "reproducibility_periodic_cnn" / "model.h5"
     original = load_legacy_model(cnn_path, "crts_cnn")
     pi_source = original_prior(args.data / "reproducibility_periodic_cnn" / "crts_classes.txt")
     pi_target = np.bincount(y[train_idx], minlength=len(CRTS_CLASSES)) / train_idx.size
     probs = predict_proba(original, x_test)
+
+    def score(pred: np.ndarray) -> dict:
+        """Test-split report of predicted classes, which it keeps (paired differences need them)."""
+        report = evaluate_predictions(y_test, pred, CRTS_CLASSES, seed=args.seed)
+        report["predictions"] = pred.tolist()
+        return report
+
     results = {
-        "original": evaluate_predictions(y_test, probs.argmax(1), CRTS_CLASSES, seed=args.seed),
-        "prior_corrected": evaluate_predictions(
-            y_test, prior_shift(probs, pi_source, pi_target).argmax(1), CRTS_CLASSES, seed=args.seed),
+        "original": score(probs.argmax(1)),
+        "prior_corrected": score(prior_shift(probs, pi_source, pi_target).argmax(1)),
     }
 
     oversample = rebinning_oversampler([curves[k] for k in train_idx], x[train_idx])
@@ -169,9 +262,20 @@ def main() -> None:
             for train_seed in train_seeds:
                 t0 = time.perf_counter()
                 enable_determinism(train_seed)
-                model = dmdt_cnn_wide() if variant == "wide" else dmdt_cnn()
+                kernel, bias = original.get_layer("preds").get_weights()
+                if variant == "features":
+                    # standardisation statistics from the training split only
+                    model = dmdt_features_cnn(features[train_idx].mean(0), features[train_idx].std(0) + 1e-6,
+                                              n_classes=len(CRTS_CLASSES))
+                    for name in ("conv2d1", "conv2d2"):
+                        model.get_layer(name).set_weights(original.get_layer(name).get_weights())
+                    extra = model.get_layer("preds").get_weights()[0].shape[0] - kernel.shape[0]
+                    model.get_layer("preds").set_weights([
+                        np.concatenate([kernel, np.zeros((extra, kernel.shape[1]), kernel.dtype)]),
+                        bias + np.log(pi_uniform / pi_source)])
+                else:
+                    model = dmdt_cnn_wide() if variant == "wide" else dmdt_cnn()
                 if variant.startswith("finetune"):
-                    kernel, bias = original.get_layer("preds").get_weights()
                     model.set_weights(original.get_weights())
                     model.get_layer("preds").set_weights([kernel, bias + np.log(pi_uniform / pi_source)])
                 if variant in ("scratch", "finetune"):
@@ -185,50 +289,57 @@ def main() -> None:
                     training = {"best_epoch": fit.best_epoch, "epochs_run": len(fit.history["loss"]),
                                 "n_oversampled": fit.n_oversampled}
                 else:
-                    train_resampled(model, [curves[k] for k in train_idx], y[train_idx], seed=train_seed,
-                                    epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
-                                    learning_rate=1e-3 if variant == "wide" else args.finetune_lr,
-                                    keep_fraction=args.keep_fraction, eval_prior=pi_target,
-                                    work=work / f"{variant}-seed{train_seed}")
-                    training = {}
-                report = evaluate_classifier(model, x_test, y_test, CRTS_CLASSES, seed=args.seed)
+                    training = train_resampled(
+                        model, [curves[k] for k in train_idx], y[train_idx], seed=train_seed, epochs=args.epochs,
+                        patience=args.patience, batch_size=args.batch_size,
+                        learning_rate={"wide": 1e-3, "features": args.features_lr}.get(variant, args.finetune_lr),
+                        keep_fraction=args.keep_fraction, eval_prior=pi_target,
+                        work=work / f"{variant}-seed{train_seed}",
+                        features=features[train_idx] if variant == "features" else None)
+                test_features = features[test_idx] if variant == "features" else None
+                probs_test = predict_inputs(model, x_test, test_features)
+                report = score(probs_test.argmax(1))
                 report["training"] = {**training, "seconds": time.perf_counter() - t0, "train_seed": train_seed}
                 name = f"retrained_{variant}" + ("" if train_seed == train_seeds[0] else f"_seed{train_seed}")
                 results[name] = report
-                seed_probs.append(predict_proba(model, x_test))
+                seed_probs.append(probs_test)
                 ours = prior_shift(seed_probs[-1], pi_uniform, pi_target)
-                results[f"{name}_prior_corrected"] = evaluate_predictions(
-                    y_test, ours.argmax(1), CRTS_CLASSES, seed=args.seed)
+                results[f"{name}_prior_corrected"] = score(ours.argmax(1))
             mean_probs_of[variant] = np.mean(seed_probs, axis=0)
             if len(seed_probs) > 1:
                 mean_probs = mean_probs_of[variant]
-                results[f"ensemble_{variant}"] = evaluate_predictions(
-                    y_test, mean_probs.argmax(1), CRTS_CLASSES, seed=args.seed)
-                results[f"ensemble_{variant}_prior_corrected"] = evaluate_predictions(
-                    y_test, prior_shift(mean_probs, pi_uniform, pi_target).argmax(1), CRTS_CLASSES,
-                    seed=args.seed)
+                results[f"ensemble_{variant}"] = score(mean_probs.argmax(1))
+                results[f"ensemble_{variant}_prior_corrected"] = score(
+                    prior_shift(mean_probs, pi_uniform, pi_target).argmax(1))
 
-    if {"finetune_resampled", "wide"} <= set(mean_probs_of):
-        members = [prior_shift(probs, pi_source, pi_uniform), mean_probs_of["finetune_resampled"],
-                   mean_probs_of["wide"]]
-        results["ensemble_original_finetune_wide"] = evaluate_predictions(
-            y_test, prior_shift(np.mean(members, axis=0), pi_uniform, pi_target).argmax(1), CRTS_CLASSES,
-            seed=args.seed)
+    # ensembles: the prior-corrected original (to uniform) and seed-averaged members, then shifted to pi_t
+    ensembles = {"ensemble_original_finetune_wide": ("finetune_resampled", "wide"),
+                 "ensemble_original_features": ("features",),
+                 "ensemble_original_finetune_wide_features": ("finetune_resampled", "wide", "features")}
+    for name, member_names in ensembles.items():
+        if set(member_names) <= set(mean_probs_of):
+            members = [prior_shift(probs, pi_source, pi_uniform)] + [mean_probs_of[m] for m in member_names]
+            results[name] = score(prior_shift(np.mean(members, axis=0), pi_uniform, pi_target).argmax(1))
 
     baseline = results["prior_corrected"]
     summary = {}
     for name, r in results.items():
+        acc_diff_se, f1_diff_se = paired_difference_se(y_test, np.array(r["predictions"]),
+                                                       np.array(baseline["predictions"]), seed=args.seed)
         summary[name] = {
             "accuracy": r["accuracy"], "accuracy_se": r["accuracy_se"],
             "macro_f1": r["macro_f1"], "macro_f1_se": r["macro_f1_se"],
             "recall": {c: r["per_class"][c]["recall"] for c in CRTS_CLASSES},
             "accuracy_minus_prior_corrected": r["accuracy"] - baseline["accuracy"],
+            "accuracy_minus_prior_corrected_se": acc_diff_se,
             "macro_f1_minus_prior_corrected": r["macro_f1"] - baseline["macro_f1"],
+            "macro_f1_minus_prior_corrected_se": f1_diff_se,
         }
-        print(f"{name:34s} accuracy {r['accuracy']:.3f} +- {r['accuracy_se']:.3f}   "
+        print(f"{name:42s} accuracy {r['accuracy']:.3f} +- {r['accuracy_se']:.3f}   "
               f"macro-F1 {r['macro_f1']:.3f} +- {r['macro_f1_se']:.3f}   "
-              f"(vs prior-corrected: {100 * (r['accuracy'] - baseline['accuracy']):+.1f} / "
-              f"{100 * (r['macro_f1'] - baseline['macro_f1']):+.1f} points)")
+              f"(vs prior-corrected: {100 * (r['accuracy'] - baseline['accuracy']):+.1f} "
+              f"+- {100 * acc_diff_se:.1f} / "
+              f"{100 * (r['macro_f1'] - baseline['macro_f1']):+.1f} +- {100 * f1_diff_se:.1f} points)")
     payload = {
         "split": {"test_fraction": 0.2, "seed": args.seed, "n_train": int(train_idx.size), "n_test": int(test_idx.size)},
         "train_seeds": train_seeds,
