@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def api_docs():
     """The generator script loaded as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_api_docs", REPO / "scripts" / "make_api_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_api_docs")
 
 
 def test_api_page_is_up_to_date(api_docs):

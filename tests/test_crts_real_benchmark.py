@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
     """The benchmark script loaded as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("crts_real_benchmark", REPO / "scripts" / "crts_real_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crts_real_benchmark")
 
 
 def _predictions(rng: np.random.Generator, y: np.ndarray, p_correct: float) -> np.ndarray:
