@@ -16,8 +16,14 @@ curves; astropy's ``method='fast'`` took 0.66 s per curve on the same grid). Its
 :class:`astropy.timeseries.LombScargle`'s (``fit_mean=True, center_data=True,
 normalization='standard'``) to ~1e-12.
 
-Aliases matter: an eclipsing contact binary (EW) has two near-equal minima per orbit, so the highest
-peak is at *half* the true period. The features therefore describe the curve folded at both P and 2P
+Aliases matter twice. A survey that observes once per night sees f and f +- 1, 2 c/d almost alike,
+and noise often lifts such an alias above the true peak: P is therefore the best of the highest peaks
+and their daily aliases by the BIC of a 1-3-harmonic Fourier fit of the folded curve
+(:func:`_select_alias`, which says why). On the 4,889 real CRTS curves this puts 84% of the RRab in
+0.4-1 d instead of 73% on the raw peak (73% -> 74% choosing among the same candidates by periodogram
+power alone; RRc in 0.2-0.45 d 97% either way, EW in 0.1-0.5 d 96%), for ~24 ms per curve in all.
+And an eclipsing contact binary (EW) has two near-equal minima per orbit, so the highest peak is at
+*half* the true period. The features therefore describe the curve folded at both P and 2P
 (phase-sorted scatter, variance explained by a Fourier series); the classifier learns which to trust.
 """
 
@@ -33,7 +39,7 @@ from pix2pixai.errors import InputError
 
 #: Column names of :func:`lightcurve_features`' output, in order.
 FEATURE_NAMES: tuple[str, ...] = (
-    "log10_period",          # best generalised Lomb-Scargle period P, days
+    "log10_period",          # period P, days: a generalised Lomb-Scargle peak or daily alias (_select_alias)
     "ls_power",              # its power (0..1, fraction of weighted variance explained by one sinusoid)
     "ls_power_at_2p",        # power at frequency f / 2 (period 2P): high for EW / ELL aliases
     "ls_power_at_half_p",    # power at 2 f (period P / 2)
@@ -57,6 +63,15 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 #: Frequencies between two exact recomputations of each point's cos / sin in the scan.
 _REFRESH = 256
+#: Daily alias offsets (cycles / day) tried around each periodogram peak by :func:`_select_alias`.
+_ALIAS_STEPS = (1.0, 2.0)
+#: Distinct periodogram peaks whose aliases are tried, and their minimum separation (cycles / day).
+_N_PEAKS = 3
+_PEAK_SEPARATION = 0.02
+#: Half-width (cycles / day) of the search for an alias's own peak around f +- k.
+_ALIAS_WINDOW = 0.01
+#: Most harmonics in :func:`_select_alias`'s Fourier fits (real RRab in 0.4-1 d: 83 / 84 / 85% with 2 / 3 / 4).
+_MAX_HARMONICS = 3
 
 
 def frequency_grid(baseline: float, *, min_period: float = 0.1, max_period: float = 1000.0,
@@ -168,6 +183,90 @@ def gls_power(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, f_min: float
     return _gls_scan(t - t.mean(), y, w / w.sum(), float(f_min), float(df), int(n_freq))
 
 
+def _distinct_peaks(power: np.ndarray, separation: int, n_peaks: int) -> list[int]:
+    """Indices of the ``n_peaks`` highest local maxima of ``power`` at least ``separation`` bins apart."""
+    interior = np.flatnonzero((power[1:-1] >= power[:-2]) & (power[1:-1] > power[2:])) + 1
+    candidates = np.r_[0, interior, power.size - 1] if power.size > 1 else np.array([0])
+    chosen: list[int] = []
+    for i in candidates[np.argsort(power[candidates], kind="stable")[::-1]]:
+        if all(abs(int(i) - j) >= separation for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) == n_peaks:
+                break
+    return chosen
+
+
+def _harmonic_bic(tc: np.ndarray, y: np.ndarray, sw: np.ndarray, freq: float, max_harmonics: int) -> float:
+    """Lowest BIC of 1..max_harmonics-harmonic Fourier series at ``freq``, error scale unknown.
+
+    ``N ln(chi2 / N) + n_params ln N``: the Gaussian log-likelihood with the noise level fitted, so a
+    catalogue's mis-scaled magerr (CRTS over-states bright stars' errors ~5x) only sets relative
+    weights; each extra harmonic costs 2 ln N, so a noisy curve is not credited for fitting its noise.
+    One QR of the weighted design gives every nested fit's chi2 (the harmonics are added in order).
+    """
+    n = tc.size
+    angle = 2.0 * np.pi * freq * tc
+    columns = [np.ones_like(tc)]
+    for h in range(1, max_harmonics + 1):
+        columns += [np.cos(h * angle), np.sin(h * angle)]
+    q, _ = np.linalg.qr(np.stack(columns, axis=1) * sw[:, None])
+    yw = y * sw
+    explained = np.cumsum((q.T @ yw) ** 2)
+    total = float(yw @ yw)
+    best = np.inf
+    for h in range(1, max_harmonics + 1):
+        chi2 = max(total - explained[2 * h], total * 1e-12)
+        best = min(best, n * np.log(chi2 / n) + (2 * h + 1) * np.log(n))
+    return float(best)
+
+
+def _select_alias(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, power: np.ndarray, f_min: float,
+                 df: float) -> float:
+    """The frequency (cycles / day) among the periodogram's peaks and their daily aliases whose
+    folded curve a short Fourier series fits best (lowest BIC, :func:`_harmonic_bic`).
+
+    A survey that observes once per night cannot tell f from f +- 1 c/d by phase coverage alone, so
+    noise often lifts an alias above the true peak (about a quarter of the real CRTS RRab curves fall
+    outside 0.4-1 d on the raw peak). A single sinusoid (what Lomb-Scargle fits) sees each alias
+    nearly as well as the truth; a non-sinusoidal curve's harmonic h f is then met at h f +- h c/d,
+    where the window function is weaker (the ~0.35 d spread of visit times within the night blurs
+    h c/d more than 1 c/d), so a 1-3-harmonic fit separates them with all of the curve's signal
+    (Schwarzenberg-Czerny 1996's multi-harmonic periodogram). The BIC needs no labels, no thresholds
+    and no knowledge of the error scale, and compares fits of different harmonic counts fairly.
+
+    Candidates: the ``_N_PEAKS`` highest distinct peaks of ``power`` (on the grid ``f_min + k df``),
+    and for each, f + k and |f - k| for k in ``_ALIAS_STEPS``, each moved to the highest ``power``
+    within ``_ALIAS_WINDOW`` c/d (night-time visits of a field drift by 4 minutes a day, so the
+    aliases lie between 1 and 1.0027 c/d away, with yearly side lobes 0.0027 c/d apart) and refined on
+    a 20x finer grid. Inputs as for :func:`gls_power`, already checked; ``f_min > 0``.
+    """
+    w = 1.0 / magerr**2
+    w_norm = w / w.sum()
+    tc = mjd - mjd.mean()
+    sw = np.sqrt(w)
+    n_freq = power.size
+    window = max(int(round(_ALIAS_WINDOW / df)), 1)
+    starts: list[int] = []
+    for peak in _distinct_peaks(power, max(int(round(_PEAK_SEPARATION / df)), 1), _N_PEAKS):
+        f = f_min + peak * df
+        starts.append(peak)
+        for step in _ALIAS_STEPS:
+            for alias in (f + step, abs(f - step)):
+                centre = int(round((alias - f_min) / df))
+                lo, hi = max(centre - window, 0), min(centre + window + 1, n_freq)
+                if lo < hi:
+                    starts.append(lo + int(np.argmax(power[lo:hi])))
+    best_freq, best_bic = f_min, np.inf
+    for k in sorted(set(starts)):
+        lo = max(f_min + (k - 1) * df, f_min)
+        fine = _gls_scan(tc, mag, w_norm, lo, df / 20, 41)
+        freq = lo + int(np.argmax(fine)) * df / 20
+        bic = _harmonic_bic(tc, mag, sw, freq, _MAX_HARMONICS)
+        if bic < best_bic:
+            best_freq, best_bic = freq, bic
+    return best_freq
+
+
 def _fourier_fit(phase: np.ndarray, y: np.ndarray, w: np.ndarray, n_harmonics: int) -> tuple[np.ndarray, float]:
     """Weighted least-squares Fourier series of ``y`` at ``phase`` (cycles): ([a_k, b_k], R^2)."""
     columns = [np.ones_like(phase)]
@@ -197,7 +296,7 @@ def curve_features(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, *, min_
 
     The grid's baseline is the span of the central 98% of the times, so a single stray date (e.g. the
     MJD -2409998.5 sentinel in three real CRTS curves) does not multiply the grid a thousand-fold. The
-    best grid frequency is refined on a 20x finer grid over its neighbours' interval.
+    period is :func:`_select_alias`'s choice among the periodogram's peaks and their daily aliases.
     """
     t, y, dy = _checked(mjd, mag, magerr, "curve_features")
     baseline = float(np.percentile(t, 99) - np.percentile(t, 1))
@@ -209,14 +308,12 @@ def curve_features(mjd: np.ndarray, mag: np.ndarray, magerr: np.ndarray, *, min_
     w_norm = w / w.sum()
     tc = t - t.mean()
     power = _gls_scan(tc, y, w_norm, f_min, df, n_freq)
-    k = int(np.argmax(power))
-    fine = _gls_scan(tc, y, w_norm, max(f_min + (k - 1) * df, f_min), df / 20, 41)
-    best = int(np.argmax(fine))
-    freq = max(f_min + (k - 1) * df, f_min) + best * df / 20
-    peak = float(max(fine[best], power[k]))
+    freq = _select_alias(t, y, dy, power, f_min, df)
 
     def power_at(f: float) -> float:
         return float(_gls_scan(tc, y, w_norm, f, 1.0, 1)[0])
+
+    peak = power_at(freq)
 
     phase_p = (freq * tc) % 1.0
     phase_2p = (0.5 * freq * tc) % 1.0
