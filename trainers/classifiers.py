@@ -33,14 +33,18 @@ def dmdt_cnn(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> 
     n_classes : number of softmax outputs (>= 2).
     """
     _check_classes(n_classes, minimum=2)
-    l2 = keras.regularizers.L2(0.01)
     inputs = keras.Input(tuple(input_shape), name="dmdt")
-    h = keras.layers.Conv2D(16, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d1")(inputs)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(_dmdt_trunk(inputs))
+    return keras.Model(inputs, outputs, name="dmdt_cnn")
+
+
+def _dmdt_trunk(image: keras.KerasTensor) -> keras.KerasTensor:
+    """The original CNN's layers from the dmdt up to ``flatten`` (names as in the real model's HDF5)."""
+    l2 = keras.regularizers.L2(0.01)
+    h = keras.layers.Conv2D(16, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d1")(image)
     h = keras.layers.MaxPooling2D(2, name="maxpool2d1")(h)
     h = keras.layers.Conv2D(64, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d2")(h)
-    h = keras.layers.Flatten(name="flatten")(h)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="preds")(h)
-    return keras.Model(inputs, outputs, name="dmdt_cnn")
+    return keras.layers.Flatten(name="flatten")(h)
 
 
 def dmdt_cnn_wide(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> keras.Model:
@@ -93,13 +97,9 @@ def dmdt_features_cnn(feature_mean: np.ndarray, feature_std: np.ndarray, input_s
     if mean.shape != std.shape or mean.size < 1 or not np.all(std > 0):
         raise ValueError(f"dmdt_features_cnn: feature_mean and feature_std must be [F] with std > 0, got shapes "
                          f"{mean.shape}, {std.shape} (min std {std.min() if std.size else None})")
-    l2 = keras.regularizers.L2(0.01)
     image = keras.Input(tuple(input_shape), name="dmdt")
     features = keras.Input((mean.size,), name="features")
-    h = keras.layers.Conv2D(16, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d1")(image)
-    h = keras.layers.MaxPooling2D(2, name="maxpool2d1")(h)
-    h = keras.layers.Conv2D(64, 5, padding="valid", activation="relu", kernel_regularizer=l2, name="conv2d2")(h)
-    h = keras.layers.Flatten(name="flatten")(h)
+    h = _dmdt_trunk(image)
     g = keras.layers.Normalization(mean=mean, variance=std**2, name="feature_scaling")(features)
     for k in (1, 2):
         g = keras.layers.Dense(hidden, activation="relu", name=f"feature_fc{k}")(g)
