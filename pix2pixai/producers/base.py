@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.input_gradient import first_convolution
+from pix2pixai.producers.input_gradient import backward_chain
 
 SCORES = ("logit", "probability")
 DEFAULT_BATCH_SIZE = 256
@@ -96,8 +96,7 @@ class ScoreModel:
         self._layer_models: dict[str, Any] = {}
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.rows_per_call = _rows_per_call(model)
-        self._first_conv = first_convolution(model, self.image_input, self.image_shape,
-                                             graph_tensors(model, self.head)[0])
+        self._chain = backward_chain(model, self.image_input, graph_tensors(model, self.head)[0])
 
     # ------------------------------------------------------------------ scores from head features
     def scores_from_features(self, features: Any) -> Any:
@@ -231,22 +230,22 @@ class ScoreModel:
     def scores_and_input_gradient(self, image: Any, others: Mapping[str, Any], targets: Any) -> tuple[Any, Any]:
         """Target scores ``[N]`` and ``dS_t/dx`` ``[N, H, W, C]`` as TF ops, for use inside compiled functions.
 
-        Every gradient producer goes through here, so all of them get the faster backward pass of a
-        one-channel first convolution (:mod:`pix2pixai.producers.input_gradient`) where it applies.
+        Every gradient producer goes through here, so all of them get the hand-written backward pass of
+        the layers nearest the image (:mod:`pix2pixai.producers.input_gradient`) where it applies.
         """
         import tensorflow as tf
 
-        first = self._first_conv
-        if first is None:
+        chain = self._chain
+        if chain is None:
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(image)
                 scores = target_scores(self.call(self.model_inputs(image, others)), targets)
             return scores, tape.gradient(scores, image)
-        z = first.pre_activation(image)
+        top, records = chain.forward(image)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(z)
-            scores = target_scores(self.scores_from_features(first.features(z, others)), targets)
-        return scores, first.input_gradient(tape.gradient(scores, z))
+            tape.watch(top)
+            scores = target_scores(self.scores_from_features(chain.features(top, others)), targets)
+        return scores, chain.input_gradient(tape.gradient(scores, top), records)
 
     def target_scores(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> np.ndarray:
         """Target scores ``S_t(x)`` ``[N]`` without gradients (compiled forward pass)."""

@@ -1,22 +1,33 @@
-"""The input gradient ``dS_t/dx`` with a faster backward pass through a one-channel first convolution.
+"""The input gradient ``dS_t/dx``, differentiated by hand through the layers nearest the image.
 
-Why this module exists: every gradient producer (saliency, SmoothGrad, integrated gradients, SHAP)
-spends most of its time in one op when the image has a single channel (dmdt images): TensorFlow's
-gradient of a convolution with respect to a one-channel input (``Conv2DBackpropInput``) is slow on CPU.
-Measured on this 2-core CPU, the real CRTS CNN's first layer (5x5, 1 -> 16 channels) on 844 dmdts:
-23 ms for that op, against 4 ms for the layer's forward pass and 12 ms for the whole forward pass;
-the same backward written as below takes 9.5 ms. With 2 or 3 input channels the rewrite is no faster
-(24 vs 23 ms, 43 vs 24 ms), so it is used for one input channel only.
+Why this module exists: every gradient producer (saliency, SmoothGrad, integrated gradients, SHAP) is
+an input gradient, and TF's tape is slow on CPU exactly where these image CNNs spend their backward
+pass. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the producers' size:
 
-The rewrite, for a stride-1 ``Conv2D`` ``z = conv(x, K) + b`` that is the only consumer of the image:
+* **Thin-channel images.** TF's gradient of a convolution with respect to a 1-3 channel input
+  (``Conv2DBackpropInput``) is slow: braai VGG6 conv1 (3 -> 16 channels, 35 triplets) 11.8 ms, CRTS
+  conv1 (1 -> 16, 364 dmdts) 7.2 ms. Written as one matmul giving every output pixel's contribution to
+  its ``kh x kw x C`` input patch, ``P = g @ K^T``, and an XLA-fused ``col2im`` (``kh + kw`` shifted
+  adds): 6.5 ms and 5.0 ms.
+* **Wide stride-1 convolutions.** ``Conv2DBackpropInput`` also runs at less than half the speed of the
+  forward convolution of the same size: VGG6 conv2 (16 -> 16 on 61x61) 15.2 ms backward against
+  5.3 ms forward. The backward of a stride-1 convolution *is* a forward convolution: the output
+  gradient, zero-padded by ``k - 1 - p_before`` / ``p_before`` (``p_before`` = the forward padding on
+  that side), convolved ("valid") with the kernel flipped in both spatial axes and its channel axes
+  swapped. That runs at forward speed (6.5 ms) where the padded output is not much larger than the
+  input (``H_in W_in / (H_out W_out) <= 1.3``; the CRTS CNN's conv2, 9x10 -> 5x6, is 3x and keeps TF's op).
+Both are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
+dropped, since neither was faster here in the whole gradient: skipping channels whose ReLU is off for a
+whole batch (10 of 16 and 44 of 64 on the real CRTS CNN; the gathers cost what the smaller
+convolutions saved) and an XLA-fused max-pooling backward (equal bit for bit to ``MaxPoolGrad``).
 
-1. TF differentiates everything above the layer: ``g = dS/dz`` ``[N, Ho, Wo, F]``.
-2. One matmul gives every output pixel's contribution to its ``kh x kw`` input patch:
-   ``P = g @ K^T`` (``K`` reshaped to ``[kh*kw*C, F]``).
-3. ``col2im``: the patch contributions are summed back onto the (padded) image with ``kh + kw``
-   shifted adds, compiled with XLA, which fuses them into one loop; then the padding of ``"same"`` is
-   cropped off. This is exactly the chain rule of a convolution, so the result equals the tape's
-   gradient up to float32 summation order (tested).
+What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
+each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
+identities such as ``Dropout``, and per-channel layers: pooling, batch normalisation, activations,
+padding, cropping) whose output feeds exactly the next layer, up to the last convolution whose
+backward is rewritten. TF's tape differentiates everything above it (the head, a concatenation with
+other model inputs, unsupported layers), so any model works; a model with no rewritten convolution
+next to its image keeps the plain tape gradient.
 """
 
 from __future__ import annotations
@@ -25,101 +36,279 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+#: Elementwise activations (a channel's output depends on that channel alone), by Keras function name.
+ELEMENTWISE = frozenset({"linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
+                         "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "exponential", "mish"})
+#: Per-channel layers differentiated locally by the tape (called with ``training=False``).
+CHANNELWISE = frozenset({"MaxPooling2D", "AveragePooling2D", "BatchNormalization", "ReLU", "LeakyReLU", "ELU",
+                         "ZeroPadding2D", "Cropping2D", "Activation"})
+#: Layers that are the identity at inference.
+IDENTITY = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"})
+#: Largest input-channel count whose convolution backward is written as matmul + col2im.
+COL2IM_MAX_CHANNELS = 4
+#: Largest ``H_in W_in / (H_out W_out)`` for which a convolution's backward runs as a flipped-kernel convolution.
+FLIPPED_MAX_AREA_RATIO = 1.3
+
+
+class Step:
+    """One layer of the chain: ``forward`` keeps what ``backward`` needs."""
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        """``(output, record)``."""
+        raise NotImplementedError
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        """Gradient with respect to the input from the gradient ``grad`` with respect to the output."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
-class FirstConvolution:
-    """A model split at its first layer, a stride-1 one-channel ``Conv2D`` fed by the image input alone.
+class Convolution(Step):
+    """A stride-1 or strided ``Conv2D`` with an elementwise activation.
 
-    ``rest`` maps ``[layer output, other model inputs...]`` to the features the score function takes
-    (the head's input), so ``scores(rest(activation(conv(x))))`` is the model's score.
+    ``backward_kind``: ``"col2im"``, ``"flipped"`` or ``"tape"`` (TF's own gradient of the convolution),
+    chosen by :func:`_backward_kind`; ``input_hw`` / ``output_hw`` are the layer's spatial sizes.
     """
 
     layer: Any
+    backward_kind: str
+    input_hw: tuple[int, int]
+    output_hw: tuple[int, int]
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        layer = self.layer
+        z = tf.nn.convolution(x, layer.kernel, list(layer.strides), layer.padding.upper())
+        if layer.use_bias:
+            z = tf.nn.bias_add(z, layer.bias)
+        y = layer.activation(z)
+        if _activation_name(layer) == "relu":  # relu(z) > 0 exactly where z > 0: y is the gate, z need not be kept
+            return y, (x, y)
+        return y, (x, z)
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        import tensorflow as tf
+
+        layer = self.layer
+        x, kept = record
+        name = _activation_name(layer)
+        if name == "relu":
+            grad = grad * tf.cast(kept > 0, grad.dtype)
+        elif name != "linear":
+            grad = _vjp(layer.activation, kept, grad)
+        if self.backward_kind == "col2im":
+            return self._col2im_backward(grad)
+        if self.backward_kind == "flipped":
+            return self._flipped_backward(grad)
+        return _vjp(lambda t: tf.nn.convolution(t, layer.kernel, list(layer.strides), layer.padding.upper()), x, grad)
+
+    def _before_padding(self) -> tuple[int, int]:
+        """Rows and columns the forward pass pads before the image (TF's "same": the smaller half)."""
+        if self.layer.padding != "same":
+            return 0, 0
+        kh, kw = (int(k) for k in self.layer.kernel_size)
+        return (kh - 1) // 2, (kw - 1) // 2
+
+    def _flipped_backward(self, grad: Any) -> Any:
+        """``dS/dx`` of a stride-1 convolution as a "valid" forward convolution (see the module doc)."""
+        import tensorflow as tf
+
+        kh, kw = (int(k) for k in self.layer.kernel_size)
+        top, left = self._before_padding()
+        (height, width), (out_h, out_w) = self.input_hw, self.output_hw
+        pad_top, pad_left = kh - 1 - top, kw - 1 - left
+        pad_bottom, pad_right = height + kh - 1 - out_h - pad_top, width + kw - 1 - out_w - pad_left
+        padded = tf.pad(grad, [[0, 0], [pad_top, pad_bottom], [pad_left, pad_right], [0, 0]])
+        flipped = tf.transpose(tf.reverse(self.layer.kernel, axis=[0, 1]), [0, 1, 3, 2])
+        return tf.nn.conv2d(padded, flipped, 1, "VALID")
+
+    def _col2im_backward(self, grad: Any) -> Any:
+        """``dS/dx`` of a stride-1 convolution of a thin input: ``P = g @ K^T``, then the compiled col2im."""
+        import tensorflow as tf
+
+        kh, kw, channels, filters = (int(d) for d in self.layer.kernel.shape)
+        patches = tf.matmul(tf.reshape(grad, [-1, filters]), tf.reshape(self.layer.kernel, [-1, filters]),
+                            transpose_b=True)
+        patches = tf.reshape(patches, [tf.shape(grad)[0], *self.output_hw, kh * kw * channels])
+        return _col2im(patches, (kh, kw), self.input_hw, self._before_padding())
+
+
+@dataclass(frozen=True)
+class ChannelWise(Step):
+    """A per-channel layer (pooling, batch norm, activation, padding), differentiated locally by the tape."""
+
+    layer: Any
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return self.layer(x, training=False), x
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        return _vjp(lambda t: self.layer(t, training=False), record, grad)
+
+
+@dataclass(frozen=True)
+class Identity(Step):
+    """A layer that is the identity at inference (dropout, noise): nothing to record or compute."""
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return x, None
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        return grad
+
+
+@dataclass(frozen=True)
+class BackwardChain:
+    """A model split at the top of its hand-differentiated chain (see the module doc).
+
+    ``rest`` maps ``[chain output, other model inputs...]`` to the head's input, so
+    ``scores(rest(chain(x)))`` is the model's score.
+    """
+
+    steps: tuple[Step, ...]
     rest: Any
     other_inputs: tuple[str, ...]
-    col2im: Callable[[Any], Any]
 
-    def pre_activation(self, image: Any) -> Any:
-        """``z = conv(x, K) + b`` of the layer (not differentiated: :meth:`input_gradient` does that)."""
-        import tensorflow as tf
+    def forward(self, image: Any) -> tuple[Any, list[Any]]:
+        """The chain's output and each step's record."""
+        records, x = [], image
+        for step in self.steps:
+            x, record = step.forward(x)
+            records.append(record)
+        return x, records
 
-        z = tf.nn.conv2d(image, self.layer.kernel, 1, self.layer.padding.upper())
-        return z + self.layer.bias if self.layer.use_bias else z
-
-    def features(self, z: Any, others: dict[str, Any]) -> Any:
-        """Head-input features from the layer's pre-activation ``z`` and the other model inputs."""
-        a = self.layer.activation(z)
-        inputs = [a, *(others[name] for name in self.other_inputs)]
+    def features(self, top: Any, others: dict[str, Any]) -> Any:
+        """The head's input from the chain output and the model's other inputs."""
+        inputs = [top, *(others[name] for name in self.other_inputs)]
         return self.rest(inputs[0] if len(inputs) == 1 else inputs, training=False)
 
-    def input_gradient(self, grad_z: Any) -> Any:
-        """``dS/dx`` ``[N, H, W, 1]`` from ``dS/dz`` ``[N, Ho, Wo, F]`` (steps 2 and 3 of the module doc)."""
-        import tensorflow as tf
-
-        kernel = self.layer.kernel
-        filters = int(kernel.shape[-1])
-        flat = tf.reshape(grad_z, [-1, filters])
-        patches = tf.matmul(flat, tf.reshape(kernel, [-1, filters]), transpose_b=True)
-        return self.col2im(tf.reshape(patches, [tf.shape(grad_z)[0], grad_z.shape[1], grad_z.shape[2], -1]))
+    def input_gradient(self, grad_top: Any, records: Sequence[Any]) -> Any:
+        """``dS/dx`` from ``dS/d(chain output)`` (from the tape) and the forward's records."""
+        grad = grad_top
+        for step, record in zip(reversed(self.steps), reversed(records)):
+            grad = step.backward(grad, record)
+        return grad
 
 
-def first_convolution(model: Any, image_input: str, image_shape: Sequence[int], head_input: Any) -> FirstConvolution | None:
-    """The :class:`FirstConvolution` of ``model``, or ``None`` when the rewrite does not apply.
+def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardChain | None:
+    """The :class:`BackwardChain` of ``model`` above input ``image_input``, or ``None`` (use the plain tape).
 
-    It applies when the attributed input feeds exactly one layer, a ``Conv2D`` with stride 1, dilation 1,
-    one group, float32 weights and a single input channel. ``None`` means: use the plain tape gradient.
+    The chain grows from the image while the current tensor feeds exactly one node, a layer used once
+    in the model that :func:`_step` supports, short of the head's input; it is then cut after its last
+    convolution with a rewritten backward (above that, the tape is as fast).
     """
     import keras
 
-    from pix2pixai.producers.base import graph_tensors
-
-    consumers = _consumers(model, image_input)
-    if len(consumers) != 1 or type(consumers[0]) is not keras.layers.Conv2D:
+    graph = getattr(model, "_functional", None) or model
+    nodes = [node for depth in getattr(graph, "_nodes_by_depth", {}).values() for node in depth
+             if type(node.operation).__name__ != "InputLayer"]
+    steps: list[tuple[Step, Any]] = []
+    tensor = next(t for t in model.inputs if t.name == image_input)
+    while tensor is not head_input:
+        users = [node for node in nodes if any(t is tensor for t in node.input_tensors)]
+        if len(users) != 1 or len(users[0].input_tensors) != 1 or len(users[0].output_tensors) != 1:
+            break
+        layer = users[0].operation
+        if sum(node.operation is layer for node in nodes) != 1:
+            break
+        output = users[0].output_tensors[0]
+        step = _step(layer, tuple(tensor.shape), tuple(output.shape))
+        if step is None:
+            break
+        steps.append((step, output))
+        tensor = output
+    rewritten = [i for i, (step, _) in enumerate(steps) if isinstance(step, Convolution) and step.backward_kind != "tape"]
+    if not rewritten:
         return None
-    layer = consumers[0]
-    if (tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1
-            or layer.data_format != "channels_last" or layer.kernel.dtype != "float32" or image_shape[-1] != 1):
-        return None
-    others = tuple(t.name for t in model.inputs if t.name != image_input)
+    steps = steps[:rewritten[-1] + 1]
     other_tensors = [t for t in model.inputs if t.name != image_input]
     try:
-        rest = keras.Model([graph_tensors(model, layer)[1], *other_tensors], head_input)
+        rest = keras.Model([steps[-1][1], *other_tensors], head_input)
     except ValueError:  # the image reaches the head by another path too
         return None
-    return FirstConvolution(layer, rest, others, _col2im_fn(layer, image_shape))
+    return BackwardChain(tuple(step for step, _ in steps), rest, tuple(t.name for t in other_tensors))
 
 
-def _consumers(model: Any, input_name: str) -> list[Any]:
-    """The layers that take the model input ``input_name`` directly (input layers excluded)."""
-    graph = getattr(model, "_functional", None) or model
-    source = next(t for t in model.inputs if t.name == input_name)
-    found = []
-    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
-        for node in nodes:
-            if type(node.operation).__name__ == "InputLayer":
-                continue
-            if any(t is source for t in node.input_tensors):
-                found.append(node.operation)
-    return found
+def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> Step | None:
+    """The chain step for ``layer`` with input/output shapes ``[None, ...]``, ``None`` if unsupported."""
+    kind = type(layer).__name__
+    if (len(in_shape) != 4 or any(d is None for d in in_shape[1:])
+            or getattr(layer, "data_format", "channels_last") != "channels_last"):
+        return None
+    if kind in IDENTITY:
+        return Identity()
+    if kind in CHANNELWISE:
+        if kind == "Activation" and _activation_name(layer) not in ELEMENTWISE:
+            return None
+        if kind == "BatchNormalization" and layer.axis not in (-1, 3, [3], [-1]):
+            return None
+        return ChannelWise(layer)
+    if (kind != "Conv2D" or _activation_name(layer) not in ELEMENTWISE or layer.groups != 1
+            or tuple(layer.dilation_rate) != (1, 1) or getattr(layer.kernel, "dtype", None) != "float32"):
+        return None
+    return Convolution(layer, _backward_kind(layer, in_shape, out_shape), (int(in_shape[1]), int(in_shape[2])),
+                       (int(out_shape[1]), int(out_shape[2])))
 
 
-def _col2im_fn(layer: Any, image_shape: Sequence[int]) -> Callable[[Any], Any]:
-    """XLA-compiled ``[N, Ho, Wo, kh*kw] -> [N, H, W, 1]``: patch contributions summed onto the image."""
+def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> str:
+    """How a ``Conv2D``'s input gradient is computed (measurements in the module doc).
+
+    ``"col2im"`` for stride-1 convolutions of at most :data:`COL2IM_MAX_CHANNELS` input channels,
+    ``"flipped"`` for stride-1 convolutions whose padded output gradient is at most
+    :data:`FLIPPED_MAX_AREA_RATIO` times their input, ``"tape"`` (TF's own gradient) otherwise.
+    """
+    if tuple(layer.strides) != (1, 1):
+        return "tape"
+    if int(in_shape[-1]) <= COL2IM_MAX_CHANNELS:
+        return "col2im"
+    area_ratio = (int(in_shape[1]) * int(in_shape[2])) / (int(out_shape[1]) * int(out_shape[2]))
+    return "flipped" if area_ratio <= FLIPPED_MAX_AREA_RATIO else "tape"
+
+
+def _activation_name(layer: Any) -> str:
+    activation = getattr(layer, "activation", None)
+    return "linear" if activation is None else getattr(activation, "__name__", str(activation))
+
+
+def _vjp(fn: Callable[[Any], Any], x: Any, grad: Any) -> Any:
+    """Vector-Jacobian product of ``fn`` at ``x`` with ``grad`` (TF differentiates ``fn`` locally)."""
     import tensorflow as tf
 
-    kh, kw = (int(k) for k in layer.kernel_size)
-    height, width = int(image_shape[0]), int(image_shape[1])
-    # "same" pads kh - 1 rows in total, the smaller half on top (TF's rule); "valid" pads nothing.
-    top, left = ((kh - 1) // 2, (kw - 1) // 2) if layer.padding == "same" else (0, 0)
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.gradient(y, x, output_gradients=grad)
 
-    def col2im(patches: Any) -> Any:
-        patches = tf.reshape(patches, [tf.shape(patches)[0], patches.shape[1], patches.shape[2], kh, kw])
-        rows = 0
-        for i in range(kh):
-            rows += tf.pad(patches[:, :, :, i], [[0, 0], [i, kh - 1 - i], [0, 0], [0, 0]])
-        image = 0
-        for j in range(kw):
-            image += tf.pad(rows[..., j], [[0, 0], [0, 0], [j, kw - 1 - j]])
-        return image[:, top:top + height, left:left + width, None]
 
-    return tf.function(col2im, jit_compile=True)
+def _col2im(patches: Any, kernel_size: tuple[int, int], input_hw: tuple[int, int],
+            before: tuple[int, int]) -> Any:
+    """``[N, Ho, Wo, kh*kw*C] -> [N, H, W, C]``: patch contributions summed onto the (padded) image, cropped.
+
+    ``kh + kw`` shifted adds, compiled with XLA (which fuses them into one loop over the image), one
+    compiled function per geometry. XLA is used for this alone: whole models compiled with it were
+    3-6x slower than TF's kernels on this CPU.
+    """
+    import tensorflow as tf
+
+    key = (*kernel_size, *input_hw, *before)
+    if key not in _COL2IM:
+        kh, kw = kernel_size
+        (height, width), (top, left) = input_hw, before
+
+        def col2im(patches: Any) -> Any:
+            shape = tf.shape(patches)
+            patches = tf.reshape(patches, [shape[0], patches.shape[1], patches.shape[2], kh, kw, -1])
+            rows = 0
+            for i in range(kh):
+                rows += tf.pad(patches[:, :, :, i], [[0, 0], [i, kh - 1 - i], [0, 0], [0, 0], [0, 0]])
+            image = 0
+            for j in range(kw):
+                image += tf.pad(rows[:, :, :, j], [[0, 0], [0, 0], [j, kw - 1 - j], [0, 0]])
+            return image[:, top:top + height, left:left + width]
+
+        _COL2IM[key] = tf.function(col2im, jit_compile=True)
+    return _COL2IM[key](patches)
+
+
+_COL2IM: dict[tuple[int, ...], Callable[[Any], Any]] = {}

@@ -1,4 +1,4 @@
-"""The rewritten backward pass of a one-channel first convolution equals TF's own input gradient."""
+"""The hand-differentiated input gradient (producers/input_gradient.py) equals TF's own, layer kind by layer kind."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from pix2pixai.producers import explain
 from pix2pixai.producers.base import score_model
-from tests.pix2pixai.test_producers_base import crts_cnn, crts_dmdts
+from pix2pixai.producers.input_gradient import ChannelWise, Convolution, Identity
+from tests.pix2pixai.test_producers_base import braai, crts_cnn, crts_dmdts
 
 
 def _tape_gradient(model, x, targets):
@@ -20,44 +21,111 @@ def _tape_gradient(model, x, targets):
         head = model.layers[-1]
         features = keras.Model(model.inputs, head.input)(xt, training=False)
         logits = tf.matmul(features, head.kernel) + head.bias
+        if logits.shape[-1] == 1:
+            logits = tf.concat([-logits, logits], axis=-1)
         score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
     return tape.gradient(score, xt).numpy()
 
 
-def _cnn(shape, kernel, padding, activation, channels=1, strides=1, seed=0):
+def _assert_equals_tape(model, x, targets):
+    sm = score_model(model)
+    ref = _tape_gradient(model, x, targets)
+    assert np.abs(ref).max() > 0
+    np.testing.assert_allclose(sm.gradients(x, {}, targets)[1], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def _cnn(shape, kernel, padding, activation, channels=1, strides=1, dilation=1, seed=0, second=(4, 3, "valid")):
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape + (channels,))
-    h = keras.layers.Conv2D(6, kernel, strides=strides, padding=padding, activation=activation, name="first")(inp)
+    h = keras.layers.Conv2D(6, kernel, strides=strides, dilation_rate=dilation, padding=padding,
+                            activation=activation, name="first")(inp)
     h = keras.layers.MaxPooling2D(2)(h)
-    h = keras.layers.Conv2D(4, 3, activation="relu")(h)
+    filters, size, pad = second
+    h = keras.layers.Conv2D(filters, size, padding=pad, activation="relu", name="second")(h)
     h = keras.layers.Flatten()(h)
     return keras.Model(inp, keras.layers.Dense(3, activation="softmax")(h))
 
 
-@pytest.mark.parametrize("kernel,padding,activation", [
-    ((5, 5), "valid", "relu"),
-    ((3, 4), "same", "relu"),   # even kernel width: "same" pads one more column on the right
-    ((4, 3), "same", None),
-    ((1, 1), "valid", "tanh"),
+def _kinds(model):
+    return [step.backward_kind for step in score_model(model)._chain.steps if isinstance(step, Convolution)]
+
+
+@pytest.mark.parametrize("kernel,padding,activation,channels", [
+    ((5, 5), "valid", "relu", 1),
+    ((3, 4), "same", "relu", 1),   # even kernel width: "same" pads one more column on the right
+    ((4, 3), "same", None, 1),
+    ((1, 1), "valid", "tanh", 1),
+    ((3, 3), "valid", "relu", 3),  # a triplet-like three-channel image: col2im with C = 3
+    ((2, 3), "same", "elu", 4),
 ])
-def test_equals_tape_gradient(kernel, padding, activation):
-    model = _cnn((13, 14), kernel, padding, activation)
-    assert score_model(model)._first_conv is not None
-    x = np.random.default_rng(1).random((7, 13, 14, 1), np.float32)
-    targets = np.array([0, 1, 2, 0, 1, 2, 0], np.int32)
-    ref = _tape_gradient(model, x, targets)
-    ours = score_model(model).gradients(x, {}, targets)[1]
-    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
-    assert np.abs(ref).max() > 0
+def test_col2im_first_convolution_equals_tape(kernel, padding, activation, channels):
+    model = _cnn((13, 14), kernel, padding, activation, channels=channels)
+    assert _kinds(model)[0] == "col2im"
+    x = np.random.default_rng(1).random((7, 13, 14, channels), np.float32)
+    _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2, 0], np.int32))
 
 
-@pytest.mark.parametrize("channels,strides", [(3, 1), (1, 2)])
-def test_other_first_layers_keep_the_tape_gradient(channels, strides):
-    model = _cnn((16, 16), (3, 3), "valid", "relu", channels=channels, strides=strides)
-    assert score_model(model)._first_conv is None
-    x = np.random.default_rng(2).random((4, 16, 16, channels), np.float32)
-    ref = _tape_gradient(model, x, np.zeros(4, np.int32))
-    np.testing.assert_allclose(score_model(model).gradients(x, {}, np.zeros(4, np.int32))[1], ref, rtol=1e-5, atol=1e-7)
+@pytest.mark.parametrize("size,padding,hw", [(3, "valid", 40), (4, "same", 18), (3, "same", 18), (2, "valid", 30)])
+def test_flipped_kernel_backward_equals_tape(size, padding, hw):
+    """A second convolution of 6 channels (too many for col2im) whose padded gradient is <= 1.3x its output."""
+    model = _cnn((hw, hw), (3, 3), "same", "relu", second=(8, size, padding))
+    assert _kinds(model) == ["col2im", "flipped"]
+    x = np.random.default_rng(5).random((5, hw, hw, 1), np.float32)
+    _assert_equals_tape(model, x, np.array([2, 1, 0, 1, 2], np.int32))
+
+
+def _stack(shape, *convs):
+    """Conv2D layers ``(filters, size, strides, padding)`` on an image of ``shape``, then a Dense head."""
+    keras.utils.set_random_seed(6)
+    inp = keras.Input(shape)
+    h = inp
+    for filters, size, strides, padding in convs:
+        h = keras.layers.Conv2D(filters, size, strides=strides, padding=padding, activation="relu")(h)
+    return keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(h)))
+
+
+@pytest.mark.parametrize("convs,kinds", [
+    ([(6, 3, 2, "valid"), (8, 3, 1, "same")], ["tape", "flipped"]),                    # strided: TF's own gradient
+    ([(6, 3, 1, "valid"), (8, 5, 1, "valid"), (8, 3, 1, "same")], ["col2im", "tape", "flipped"]),  # 10x10 -> 6x6: 2.8x
+])
+def test_tape_backward_inside_the_chain_equals_tape(convs, kinds):
+    model = _stack((12, 12, 1), *convs)
+    assert _kinds(model) == kinds
+    _assert_equals_tape(model, np.random.default_rng(2).random((4, 12, 12, 1), np.float32), np.array([0, 1, 2, 1]))
+
+
+def test_chain_ends_at_its_last_rewritten_convolution():
+    """Above it the tape is as fast: a strided last convolution stays in the model above the chain."""
+    model = _stack((12, 12, 1), (6, 3, 1, "valid"), (8, 3, 2, "valid"))
+    assert _kinds(model) == ["col2im"] and len(score_model(model)._chain.steps) == 1
+    assert score_model(_stack((12, 12, 8), (6, 3, 2, "valid")))._chain is None
+
+
+def test_batch_norm_dropout_and_activation_layers_in_the_chain():
+    keras.utils.set_random_seed(7)
+    inp = keras.Input((12, 12, 2))
+    h = keras.layers.Conv2D(6, 3, use_bias=False)(inp)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.Activation("relu")(h)
+    h = keras.layers.SpatialDropout2D(0.3)(h)
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(h)
+    h = keras.layers.AveragePooling2D(2)(h)
+    h = keras.layers.ZeroPadding2D(1)(h)
+    h = keras.layers.Conv2D(5, 3, padding="same", activation="relu")(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(7, activation="relu")(h)
+    h = keras.layers.Dropout(0.5)(h)
+    model = keras.Model(inp, keras.layers.Dense(4, activation="softmax")(h))
+    bn = model.layers[2]
+    rng = np.random.default_rng(8)
+    bn.moving_mean.assign(rng.normal(size=6).astype(np.float32))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=6).astype(np.float32))
+    bn.gamma.assign(rng.normal(size=6).astype(np.float32))
+    steps = score_model(model)._chain.steps
+    assert [type(s) for s in steps] == [Convolution, ChannelWise, ChannelWise, Identity, Convolution, ChannelWise,
+                                        ChannelWise, Convolution]
+    x = rng.random((5, 12, 12, 2), np.float32)
+    _assert_equals_tape(model, x, np.array([0, 1, 2, 3, 0], np.int32))
 
 
 def test_image_used_twice_keeps_the_tape_gradient():
@@ -65,7 +133,18 @@ def test_image_used_twice_keeps_the_tape_gradient():
     h = keras.layers.Flatten()(keras.layers.Conv2D(2, 3, activation="relu")(inp))
     h = keras.layers.Concatenate()([h, keras.layers.Flatten()(inp)])
     model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(h))
-    assert score_model(model)._first_conv is None
+    assert score_model(model)._chain is None
+    _assert_equals_tape(model, np.random.default_rng(0).random((3, 8, 8, 1), np.float32), np.array([0, 1, 1]))
+
+
+@pytest.mark.parametrize("first", [lambda: keras.layers.SeparableConv2D(4, 3, activation="relu"),
+                                   lambda: keras.layers.Conv2D(4, 3, dilation_rate=2, activation="relu")])
+def test_unsupported_first_layer_keeps_the_tape_gradient(first):
+    keras.utils.set_random_seed(9)
+    inp = keras.Input((9, 9, 2))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(first()(inp))))
+    assert score_model(model)._chain is None
+    _assert_equals_tape(model, np.random.default_rng(1).random((3, 9, 9, 2), np.float32), np.array([0, 1, 1]))
 
 
 def test_multi_input_model_with_features_beside_the_image():
@@ -78,7 +157,7 @@ def test_multi_input_model_with_features_beside_the_image():
     rng = np.random.default_rng(4)
     x, f = rng.random((6, 10, 11, 1), np.float32), rng.random((6, 4), np.float32)
     sm = score_model(model, image_input="dmdt")
-    assert sm._first_conv is not None
+    assert sm._chain is not None and sm._chain.other_inputs == ("features",)
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
@@ -90,8 +169,12 @@ def test_multi_input_model_with_features_beside_the_image():
 
 def test_real_crts_cnn_gradients_equal_the_tape():
     model, x = crts_cnn(), crts_dmdts()[:64]
-    sm = score_model(model)
-    assert sm._first_conv is not None
-    targets = np.full(len(x), 6, np.int32)  # LPV: non-zero gradients for most real dmdts
-    ref = _tape_gradient(model, x, targets)
-    np.testing.assert_allclose(sm.gradients(x, {}, targets)[1], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    assert _kinds(model) == ["col2im"]  # conv2 (9x10 -> 5x6) keeps TF's gradient, so the chain ends at conv1
+    _assert_equals_tape(model, x, np.full(len(x), 6, np.int32))  # LPV: non-zero gradients for most real dmdts
+
+
+def test_real_braai_vgg6_gradients_equal_the_tape():
+    model, x = braai()
+    assert _kinds(model) == ["col2im", "flipped", "flipped", "flipped"]
+    x = x[:16]
+    _assert_equals_tape(model, x, np.arange(len(x)) % 2)
