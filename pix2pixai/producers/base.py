@@ -95,7 +95,7 @@ class ScoreModel:
         self.n_classes = 2 if self.single_sigmoid else n_out
         self._layer_models: dict[str, Any] = {}
         self._compiled: dict[str, Callable[..., Any]] = {}
-        self.rows_per_call = _rows_per_call(model)
+        self.rows_per_call = rows_per_call_of(model)
         self._chain = backward_chain(model, self.image_input, graph_tensors(model, self.head)[0])
 
     # ------------------------------------------------------------------ scores from head features
@@ -358,7 +358,7 @@ def graph_tensors(model: Any, layer: Any) -> tuple[Any, Any]:
     return layer.input, layer.output
 
 
-def _rows_per_call(model: Any) -> int:
+def rows_per_call_of(model: Any) -> int:
     """Inputs per compiled call so that the model's largest layer activation fits :data:`ACTIVATION_BUDGET_BYTES`.
 
     Why: on CPU a call is fastest while its activations stay cache-sized. Measured here (2 cores): the
