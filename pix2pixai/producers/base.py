@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
+from pix2pixai.producers.graph import graph_tensors
 from pix2pixai.producers.input_gradient import backward_chain
 
 SCORES = ("logit", "probability")
@@ -339,23 +340,6 @@ def batch_size_of(batch_size: int | None) -> int:
     if int(batch_size) < 1:
         raise InputError(f"batch_size={batch_size}: expected a positive integer")
     return int(batch_size)
-
-
-def graph_tensors(model: Any, layer: Any) -> tuple[Any, Any]:
-    """``(input, output)`` symbolic tensors of ``layer`` in the model's own graph.
-
-    Why not ``layer.input`` / ``layer.output``: those are the layer's *first* call. A Sequential model
-    loaded from ``.keras`` has been built several times, so they belong to an earlier graph; a
-    sub-model mixing them with the model's tensors computes the layer twice and the gradient of the
-    score with respect to the first copy is None (Grad-CAM failed so on every loaded Sequential model).
-    """
-    graph = getattr(model, "_functional", None) or model
-    for nodes in getattr(graph, "_nodes_by_depth", {}).values():
-        for node in nodes:
-            if node.operation is layer:
-                inputs, outputs = node.input_tensors, node.output_tensors
-                return (inputs[0] if len(inputs) == 1 else inputs), (outputs[0] if len(outputs) == 1 else outputs)
-    return layer.input, layer.output
 
 
 def rows_per_call_of(model: Any) -> int:

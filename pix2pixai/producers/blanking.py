@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.base import (Inputs, ScoreModel, graph_tensors, request, rows_per_call_of, score_model,
-                                     target_scores)
+from pix2pixai.producers.base import Inputs, ScoreModel, request, rows_per_call_of, score_model, target_scores
+from pix2pixai.producers.graph import graph_tensors
 from pix2pixai.producers.receptive_field import LocalPrefix, local_prefix
 
 DEFAULT_MEMORY_BYTES = 8 * 2**20

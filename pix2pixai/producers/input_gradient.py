@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pix2pixai.producers.graph import layer_run, model_above
+
 #: Elementwise activations (a channel's output depends on that channel alone), by Keras function name.
 ELEMENTWISE = frozenset({"linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
                          "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "exponential", "mish"})
@@ -194,40 +196,24 @@ class BackwardChain:
 def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardChain | None:
     """The :class:`BackwardChain` of ``model`` above input ``image_input``, or ``None`` (use the plain tape).
 
-    The chain grows from the image while the current tensor feeds exactly one node, a layer used once
-    in the model that :func:`_step` supports, short of the head's input; it is then cut after its last
-    convolution with a rewritten backward (above that, the tape is as fast).
+    The chain takes the layers of the run above the image (:func:`pix2pixai.producers.graph.layer_run`)
+    while :func:`_step` supports them, and is then cut after its last convolution with a rewritten
+    backward (above that, the tape is as fast).
     """
-    import keras
-
-    graph = getattr(model, "_functional", None) or model
-    nodes = [node for depth in getattr(graph, "_nodes_by_depth", {}).values() for node in depth
-             if type(node.operation).__name__ != "InputLayer"]
     steps: list[tuple[Step, Any]] = []
-    tensor = next(t for t in model.inputs if t.name == image_input)
-    while tensor is not head_input:
-        users = [node for node in nodes if any(t is tensor for t in node.input_tensors)]
-        if len(users) != 1 or len(users[0].input_tensors) != 1 or len(users[0].output_tensors) != 1:
-            break
-        layer = users[0].operation
-        if sum(node.operation is layer for node in nodes) != 1:
-            break
-        output = users[0].output_tensors[0]
-        step = _step(layer, tuple(tensor.shape), tuple(output.shape))
+    for layer, inputs, output in layer_run(model, image_input, head_input):
+        step = _step(layer, tuple(inputs.shape), tuple(output.shape))
         if step is None:
             break
         steps.append((step, output))
-        tensor = output
     rewritten = [i for i, (step, _) in enumerate(steps) if isinstance(step, Convolution) and step.backward_kind != "tape"]
     if not rewritten:
         return None
     steps = steps[:rewritten[-1] + 1]
-    other_tensors = [t for t in model.inputs if t.name != image_input]
-    try:
-        rest = keras.Model([steps[-1][1], *other_tensors], head_input)
-    except ValueError:  # the image reaches the head by another path too
+    above = model_above(model, steps[-1][1], image_input, head_input)
+    if above is None:
         return None
-    return BackwardChain(tuple(step for step, _ in steps), rest, tuple(t.name for t in other_tensors))
+    return BackwardChain(tuple(step for step, _ in steps), *above)
 
 
 def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> Step | None:

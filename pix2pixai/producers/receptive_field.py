@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pix2pixai.producers.graph import layer_run, model_above
 from pix2pixai.producers.input_gradient import ELEMENTWISE, IDENTITY
 
 _POOLS = ("MaxPooling2D", "AveragePooling2D")
@@ -75,39 +76,26 @@ class LocalPrefix:
 def local_prefix(model: Any, image_input: str, head_input: Any) -> LocalPrefix | None:
     """The :class:`LocalPrefix` of ``model`` above ``image_input``, or ``None`` where it does not apply.
 
-    It applies when the image feeds a run of supported layers (module doc), each the only user of the
-    tensor before it, that reaches a pooling layer; the model's other inputs may join above it.
+    It applies when the run of layers above the image (:func:`pix2pixai.producers.graph.layer_run`)
+    holds only supported layers (module doc) up to a pooling layer; other model inputs may join above it.
     """
-    import keras
-
-    graph = getattr(model, "_functional", None) or model
-    nodes = [node for depth in getattr(graph, "_nodes_by_depth", {}).values() for node in depth
-             if type(node.operation).__name__ != "InputLayer"]
-    tensor = next(t for t in model.inputs if t.name == image_input)
     layers: list[Any] = []
     stride, field = [1, 1], [1, 1]
-    while True:
-        users = [node for node in nodes if any(t is tensor for t in node.input_tensors)]
-        if len(users) != 1 or len(users[0].input_tensors) != 1 or tensor is head_input:
-            return None
-        layer = users[0].operation
+    for layer, _, output in layer_run(model, image_input, head_input):
         growth = _receptive_growth(layer)
-        if growth is None or sum(node.operation is layer for node in nodes) != 1:
+        if growth is None:
             return None
         (kh, kw), (sh, sw) = growth
         field = [field[0] + (kh - 1) * stride[0], field[1] + (kw - 1) * stride[1]]
         stride = [stride[0] * sh, stride[1] * sw]
         layers.append(layer)
-        tensor = users[0].output_tensors[0]
         if type(layer).__name__ in _POOLS:
-            break
-    other_tensors = [t for t in model.inputs if t.name != image_input]
-    try:
-        rest = keras.Model([tensor, *other_tensors], head_input)
-    except ValueError:  # the image reaches the head by another path too
-        return None
-    return LocalPrefix(tuple(layers), rest, tuple(t.name for t in other_tensors), (stride[0], stride[1]),
-                       (field[0], field[1]), (int(tensor.shape[1]), int(tensor.shape[2])))
+            above = model_above(model, output, image_input, head_input)
+            if above is None:
+                return None
+            return LocalPrefix(tuple(layers), *above, (stride[0], stride[1]), (field[0], field[1]),
+                               (int(output.shape[1]), int(output.shape[2])))
+    return None
 
 
 def _receptive_growth(layer: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:

@@ -1,0 +1,68 @@
+"""The model's own Keras graph: a layer's tensors in it, and the run of layers above one input.
+
+Why one place: the hand-differentiated input gradient (:mod:`pix2pixai.producers.input_gradient`) and
+blanking's crops (:mod:`pix2pixai.producers.receptive_field`) both take over the layers next to the
+image while the graph is a simple run (each tensor feeds one layer, used once), then hand the rest
+of the model to Keras as a sub-model; both must agree on what counts as a run, and every sub-model
+must be built from the model's own tensors (:func:`graph_tensors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def graph_tensors(model: Any, layer: Any) -> tuple[Any, Any]:
+    """``(input, output)`` symbolic tensors of ``layer`` in the model's own graph.
+
+    Why not ``layer.input`` / ``layer.output``: those are the layer's *first* call. A Sequential model
+    loaded from ``.keras`` has been built several times, so they belong to an earlier graph; a
+    sub-model mixing them with the model's tensors computes the layer twice and the gradient of the
+    score with respect to the first copy is None (Grad-CAM failed so on every loaded Sequential model).
+    """
+    for node in _nodes(model):
+        if node.operation is layer:
+            inputs, outputs = node.input_tensors, node.output_tensors
+            return (inputs[0] if len(inputs) == 1 else inputs), (outputs[0] if len(outputs) == 1 else outputs)
+    return layer.input, layer.output
+
+
+def layer_run(model: Any, input_name: str, head_input: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """``(layer, input tensor, output tensor)`` from input ``input_name`` upwards, while the graph is a run.
+
+    A run continues while the current tensor feeds exactly one node, that node has one input and
+    one output, and its layer is used nowhere else; it stops before ``head_input`` (the head's input).
+    """
+    nodes = [node for node in _nodes(model) if type(node.operation).__name__ != "InputLayer"]
+    tensor = next(t for t in model.inputs if t.name == input_name)
+    while tensor is not head_input:
+        users = [node for node in nodes if any(t is tensor for t in node.input_tensors)]
+        if len(users) != 1 or len(users[0].input_tensors) != 1 or len(users[0].output_tensors) != 1:
+            return
+        layer = users[0].operation
+        if sum(node.operation is layer for node in nodes) != 1:
+            return
+        output = users[0].output_tensors[0]
+        yield layer, tensor, output
+        tensor = output
+
+
+def model_above(model: Any, tensor: Any, input_name: str, head_input: Any) -> tuple[Any, tuple[str, ...]] | None:
+    """``(sub-model, names of its other inputs)`` mapping ``[tensor, other model inputs...]`` to ``head_input``.
+
+    ``None`` when the input ``input_name`` reaches the head by a path that avoids ``tensor``.
+    """
+    import keras
+
+    others = [t for t in model.inputs if t.name != input_name]
+    try:
+        return keras.Model([tensor, *others], head_input), tuple(t.name for t in others)
+    except ValueError:
+        return None
+
+
+def _nodes(model: Any) -> list[Any]:
+    """Every node of the model's own graph (a Sequential model's lives in its ``_functional``)."""
+    graph = getattr(model, "_functional", None) or model
+    return [node for depth in getattr(graph, "_nodes_by_depth", {}).values() for node in depth]
