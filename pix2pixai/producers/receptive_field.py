@@ -12,7 +12,7 @@ values and the rest of the model runs as usual.
 It is exact (the cells are computed by the same layers from the same pixels) when every prefix layer
 maps cell ``o`` of its output to input rows ``[s o, s o + k)`` with no padding: "valid" stride-1
 ``Conv2D`` (elementwise activation), non-overlapping "valid" pooling, inference-time identities
-(dropout) and elementwise activations. The crop starts at a multiple of the prefix's total stride,
+(dropout), elementwise activations and inference-time batch normalisation. The crop starts at a multiple of the prefix's total stride,
 so every pooling window of the crop is one of the whole image's.
 """
 
@@ -108,7 +108,7 @@ def _receptive_growth(layer: Any) -> tuple[tuple[int, int], tuple[int, int]] | N
     if kind == "Activation":
         name = getattr(layer.activation, "__name__", "")
         return ((1, 1), (1, 1)) if name in ELEMENTWISE else None
-    if kind in ("ReLU", "LeakyReLU", "ELU"):
+    if kind in ("ReLU", "LeakyReLU", "ELU") or (kind == "BatchNormalization" and layer.axis in (-1, 3, [3], [-1])):
         return (1, 1), (1, 1)
     if kind in _POOLS:
         pool = tuple(int(p) for p in layer.pool_size)

@@ -113,6 +113,24 @@ def test_crops_below_the_first_pooling_equal_the_naive_loop(patch, stride, per_c
     _close(ours, naive_blanking(model, x, targets, patch, stride, baseline, per_channel))
 
 
+def test_crops_through_batch_norm_and_activation_layers():
+    keras.utils.set_random_seed(6)
+    inp = keras.Input((16, 15, 2))
+    h = keras.layers.Conv2D(4, 3, use_bias=False)(inp)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.LeakyReLU(0.1)(h)
+    h = keras.layers.MaxPooling2D(2)(h)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h)))
+    bn = model.layers[2]
+    rng = np.random.default_rng(7)
+    bn.moving_mean.assign(rng.normal(size=4).astype(np.float32))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=4).astype(np.float32))
+    assert len(_prefix(score_model(model)).layers) == 4
+    x = rng.random((2, 16, 15, 2), np.float32)
+    targets = np.array([0, 1], np.int32)
+    _close(explain("blanking", model, x, targets=targets), naive_blanking(model, x, targets, 1, 1, 0.0, False))
+
+
 def test_crops_with_other_inputs_joining_above():
     model = pooled_cnn(features=4)
     rng = np.random.default_rng(3)
