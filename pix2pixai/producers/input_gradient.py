@@ -17,9 +17,10 @@ pass. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the producers' s
   swapped. That runs at forward speed (6.5 ms) where the padded output is not much larger than the
   input (``H_in W_in / (H_out W_out) <= 1.3``; the CRTS CNN's conv2, 9x10 -> 5x6, is 3x and keeps TF's op).
 Both are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
-dropped, since neither was faster here in the whole gradient: skipping channels whose ReLU is off for a
-whole batch (10 of 16 and 44 of 64 on the real CRTS CNN; the gathers cost what the smaller
-convolutions saved) and an XLA-fused max-pooling backward (equal bit for bit to ``MaxPoolGrad``).
+dropped, since none was faster here in the whole gradient of the real CRTS CNN (all within noise of
+TF's own, 2.4x its forward pass): skipping channels whose ReLU is off for a whole batch (10 of 16 and
+44 of 64; the gathers cost what the smaller convolutions saved), an XLA max-pooling backward (equal
+bit for bit to ``MaxPoolGrad``) and one XLA kernel for pooling, ReLU gate and first-layer col2im.
 
 What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
 each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
