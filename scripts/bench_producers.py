@@ -7,7 +7,8 @@ samples, top class only), a naive blanking loop (one compiled model call per occ
 a subset and extrapolated), and xplique GradCAM / Saliency / Occlusion run from their own venv by
 ``scripts/xplique_compare.py`` (maps compared with ours after matching conventions; skipped with the
 reason recorded when the venv is absent). Every timing is the best of ``--repeats`` runs after one
-warm-up run (so tracing is excluded for everyone; xplique's Occlusion is timed once). Our producers run
+warm-up run (so tracing is excluded for everyone; xplique's Occlusion, ~30-50 s a run, is the best
+of two: one run alone varied 39-52 s on the same box). Our producers run
 at their default call size (sized to the model's activations); the forward-pass baseline is the faster
 of batches of 256 and of that size. The forward pass, Grad-CAM, saliency and tf-keras-vis are timed in
 interleaved rounds (as are our SHAP and shap's), so a drifting load on a shared machine hits all alike.
