@@ -83,8 +83,7 @@ def blanking(
     rows_per_call = _rows_per_call(sm, prefix, patch, memory_bytes)
     out = np.zeros(req.inputs.image.shape, np.float32)
     for rows, batch, t in req.batches():
-        scorer = _Occluded(sm, batch, windows, base, per_channel, prefix)
-        out[rows] = _blank_batch(sm, batch, t, windows, per_channel, rows_per_call, scorer)
+        out[rows] = _blank_batch(_Occluded(sm, batch, windows, base, per_channel, prefix), t, rows_per_call)
     return out / windows.coverage[None, :, :, None]
 
 
@@ -123,16 +122,16 @@ def _starts(size: int, patch: int, stride: int) -> np.ndarray:
     return np.asarray(starts, np.int64)
 
 
-def _blank_batch(sm: ScoreModel, batch: Inputs, targets: np.ndarray, windows: _Windows, per_channel: bool,
-                 rows_per_call: int, scorer: _Occluded) -> np.ndarray:
+def _blank_batch(scorer: _Occluded, targets: np.ndarray, rows_per_call: int) -> np.ndarray:
     """Summed window deltas ``[n, H, W, C]`` of one group of inputs (before dividing by coverage)."""
+    batch, windows, per_channel = scorer.batch, scorer.windows, scorer.per_channel
     image = batch.image
     channels = image.shape[-1]
     changed = windows.changed(image != scorer.base)
     if not per_channel:
         changed = changed.any(axis=2, keepdims=True)
     sample, window, channel = np.nonzero(changed)
-    clean = sm.target_scores(image, batch.others, targets)
+    clean = scorer.sm.target_scores(image, batch.others, targets)
     summed = np.zeros(image.shape, np.float32)
     for start in range(0, sample.size, rows_per_call):
         part = slice(start, start + rows_per_call)

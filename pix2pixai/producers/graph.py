@@ -1,16 +1,45 @@
-"""The model's own Keras graph: a layer's tensors in it, and the run of layers above one input.
+"""The model's own Keras graph: a layer's tensors in it, the run of layers above one input, and its layer kinds.
 
 Why one place: the hand-differentiated input gradient (:mod:`pix2pixai.producers.input_gradient`) and
 blanking's crops (:mod:`pix2pixai.producers.receptive_field`) both take over the layers next to the
 image while the graph is a simple run (each tensor feeds one layer, used once), then hand the rest
 of the model to Keras as a sub-model; both must agree on what counts as a run, and every sub-model
-must be built from the model's own tensors (:func:`graph_tensors`).
+must be built from the model's own tensors (:func:`graph_tensors`), and both must agree on which layers
+act on each position alone (:func:`is_pointwise`) and which convolutions are plain (:func:`is_plain_conv2d`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+#: Elementwise activations (a channel's output depends on that channel alone), by Keras function name.
+ELEMENTWISE = frozenset({"linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
+                         "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "exponential", "mish"})
+#: Layers that are the identity at inference.
+IDENTITY = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"})
+
+
+def activation_name(layer: Any) -> str:
+    """Keras function name of the layer's activation (``"linear"`` when it has none)."""
+    activation = getattr(layer, "activation", None)
+    return "linear" if activation is None else getattr(activation, "__name__", str(activation))
+
+
+def is_pointwise(layer: Any) -> bool:
+    """Whether the layer acts on each position alone at inference (elementwise activations, channels-last batch norm)."""
+    kind = type(layer).__name__
+    if kind == "Activation":
+        return activation_name(layer) in ELEMENTWISE
+    if kind == "BatchNormalization":
+        return layer.axis in (-1, 3, [3], [-1])
+    return kind in ("ReLU", "LeakyReLU", "ELU")
+
+
+def is_plain_conv2d(layer: Any) -> bool:
+    """Whether the layer is a ``Conv2D`` of one group, no dilation and an elementwise activation."""
+    return (type(layer).__name__ == "Conv2D" and activation_name(layer) in ELEMENTWISE and layer.groups == 1
+            and tuple(layer.dilation_rate) == (1, 1))
 
 
 def graph_tensors(model: Any, layer: Any) -> tuple[Any, Any]:

@@ -37,16 +37,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pix2pixai.producers.graph import layer_run, model_above
+from pix2pixai.producers.graph import IDENTITY, activation_name, is_plain_conv2d, is_pointwise, layer_run, model_above
 
-#: Elementwise activations (a channel's output depends on that channel alone), by Keras function name.
-ELEMENTWISE = frozenset({"linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
-                         "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "exponential", "mish"})
-#: Per-channel layers differentiated locally by the tape (called with ``training=False``).
-CHANNELWISE = frozenset({"MaxPooling2D", "AveragePooling2D", "BatchNormalization", "ReLU", "LeakyReLU", "ELU",
-                         "ZeroPadding2D", "Cropping2D", "Activation"})
-#: Layers that are the identity at inference.
-IDENTITY = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"})
+#: Weightless per-channel layers that move or pool positions, differentiated locally by the tape.
+SPATIAL_CHANNELWISE = frozenset({"MaxPooling2D", "AveragePooling2D", "ZeroPadding2D", "Cropping2D"})
 #: Largest input-channel count whose convolution backward is written as matmul + col2im.
 COL2IM_MAX_CHANNELS = 4
 #: Largest ``H_in W_in / (H_out W_out)`` for which a convolution's backward runs as a flipped-kernel convolution.
@@ -86,7 +80,7 @@ class Convolution(Step):
         if layer.use_bias:
             z = tf.nn.bias_add(z, layer.bias)
         y = layer.activation(z)
-        if _activation_name(layer) == "relu":  # relu(z) > 0 exactly where z > 0: y is the gate, z need not be kept
+        if activation_name(layer) == "relu":  # relu(z) > 0 exactly where z > 0: y is the gate, z need not be kept
             return y, (x, y)
         return y, (x, z)
 
@@ -95,7 +89,7 @@ class Convolution(Step):
 
         layer = self.layer
         x, kept = record
-        name = _activation_name(layer)
+        name = activation_name(layer)
         if name == "relu":
             grad = grad * tf.cast(kept > 0, grad.dtype)
         elif name != "linear":
@@ -225,14 +219,9 @@ def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> 
         return None
     if kind in IDENTITY:
         return Identity()
-    if kind in CHANNELWISE:
-        if kind == "Activation" and _activation_name(layer) not in ELEMENTWISE:
-            return None
-        if kind == "BatchNormalization" and layer.axis not in (-1, 3, [3], [-1]):
-            return None
+    if kind in SPATIAL_CHANNELWISE or is_pointwise(layer):
         return ChannelWise(layer)
-    if (kind != "Conv2D" or _activation_name(layer) not in ELEMENTWISE or layer.groups != 1
-            or tuple(layer.dilation_rate) != (1, 1) or getattr(layer.kernel, "dtype", None) != "float32"):
+    if not is_plain_conv2d(layer) or getattr(layer.kernel, "dtype", None) != "float32":
         return None
     return Convolution(layer, _backward_kind(layer, in_shape, out_shape), (int(in_shape[1]), int(in_shape[2])),
                        (int(out_shape[1]), int(out_shape[2])))
@@ -251,11 +240,6 @@ def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, 
         return "col2im"
     area_ratio = (int(in_shape[1]) * int(in_shape[2])) / (int(out_shape[1]) * int(out_shape[2]))
     return "flipped" if area_ratio <= FLIPPED_MAX_AREA_RATIO else "tape"
-
-
-def _activation_name(layer: Any) -> str:
-    activation = getattr(layer, "activation", None)
-    return "linear" if activation is None else getattr(activation, "__name__", str(activation))
 
 
 def _vjp(fn: Callable[[Any], Any], x: Any, grad: Any) -> Any:

@@ -12,8 +12,8 @@ values and the rest of the model runs as usual.
 It is exact (the cells are computed by the same layers from the same pixels) when every prefix layer
 maps cell ``o`` of its output to input rows ``[s o, s o + k)`` with no padding: "valid" stride-1
 ``Conv2D`` (elementwise activation), non-overlapping "valid" pooling, inference-time identities
-(dropout), elementwise activations and inference-time batch normalisation. The crop starts at a multiple of the prefix's total stride,
-so every pooling window of the crop is one of the whole image's.
+(dropout), elementwise activations and inference-time batch normalisation. The crop starts at a
+multiple of the prefix's total stride, so every pooling window of the crop is one of the whole image's.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pix2pixai.producers.graph import layer_run, model_above
-from pix2pixai.producers.input_gradient import ELEMENTWISE, IDENTITY
+from pix2pixai.producers.graph import IDENTITY, is_plain_conv2d, is_pointwise, layer_run, model_above
 
 _POOLS = ("MaxPooling2D", "AveragePooling2D")
 
@@ -103,22 +102,13 @@ def _receptive_growth(layer: Any) -> tuple[tuple[int, int], tuple[int, int]] | N
     kind = type(layer).__name__
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         return None
-    if kind in IDENTITY:
-        return (1, 1), (1, 1)
-    if kind == "Activation":
-        name = getattr(layer.activation, "__name__", "")
-        return ((1, 1), (1, 1)) if name in ELEMENTWISE else None
-    if kind in ("ReLU", "LeakyReLU", "ELU") or (kind == "BatchNormalization" and layer.axis in (-1, 3, [3], [-1])):
+    if kind in IDENTITY or is_pointwise(layer):
         return (1, 1), (1, 1)
     if kind in _POOLS:
         pool = tuple(int(p) for p in layer.pool_size)
         if layer.padding != "valid" or tuple(int(s) for s in layer.strides) != pool:
             return None
         return pool, pool
-    if kind == "Conv2D":
-        name = getattr(layer.activation, "__name__", "")
-        if (layer.padding != "valid" or tuple(layer.strides) != (1, 1) or tuple(layer.dilation_rate) != (1, 1)
-                or layer.groups != 1 or name not in ELEMENTWISE):
-            return None
+    if is_plain_conv2d(layer) and layer.padding == "valid" and tuple(layer.strides) == (1, 1):
         return tuple(int(k) for k in layer.kernel_size), (1, 1)
     return None
