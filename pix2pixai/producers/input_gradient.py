@@ -1,34 +1,33 @@
 """The input gradient ``dS_t/dx``, differentiated by hand through the layers nearest the image.
 
 Why this module exists: every gradient producer (saliency, SmoothGrad, integrated gradients, SHAP) is
-an input gradient, and TF's tape is slow on CPU exactly where these image CNNs spend their backward
-pass. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the producers' size:
+an input gradient, and TF's own kernels are slow on CPU exactly where these image CNNs start, forward
+and backward. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the producers' size:
 
-* **Thin-channel images.** TF's gradient of a convolution with respect to a 1-3 channel input
-  (``Conv2DBackpropInput``) is slow: braai VGG6 conv1 (3 -> 16 channels, 35 triplets) 11.8 ms, CRTS
-  conv1 (1 -> 16, 364 dmdts) 7.2 ms. Written as one matmul giving every output pixel's contribution to
-  its ``kh x kw x C`` input patch, ``P = g @ K^T``, and an XLA-fused ``col2im`` (``kh + kw`` shifted
-  adds): 6.5 ms and 5.0 ms.
-* **Wide stride-1 convolutions.** ``Conv2DBackpropInput`` also runs at less than half the speed of the
+* **Thin-channel images** (1-4 channels): the convolution runs forward as XLA-fused shifted
+  multiply-adds and backward as one matmul and an XLA-fused ``col2im``, and a non-overlapping max
+  pooling records its routes in the forward pass (:mod:`pix2pixai.producers.fused_kernels`). Same
+  process, real CRTS CNN, saliency of 844 dmdts (forward pass 29 ms): routes 53.8 -> 47.1 ms; with
+  the thin forward as well, 2.2-2.5 -> 1.7-2.0 forward passes.
+* **Wide stride-1 convolutions.** ``Conv2DBackpropInput`` runs at less than half the speed of the
   forward convolution of the same size: VGG6 conv2 (16 -> 16 on 61x61) 15.2 ms backward against
   5.3 ms forward. The backward of a stride-1 convolution *is* a forward convolution: the output
   gradient, zero-padded by ``k - 1 - p_before`` / ``p_before`` (``p_before`` = the forward padding on
   that side), convolved ("valid") with the kernel flipped in both spatial axes and its channel axes
   swapped. That runs at forward speed (6.5 ms) where the padded output is not much larger than the
   input (``H_in W_in / (H_out W_out) <= 1.3``; the CRTS CNN's conv2, 9x10 -> 5x6, is 3x and keeps TF's op).
-Both are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
-dropped, since none was faster here in the whole gradient of the real CRTS CNN (all within noise of
-TF's own, 2.4x its forward pass): skipping channels whose ReLU is off for a whole batch (10 of 16 and
-44 of 64; the gathers cost what the smaller convolutions saved), an XLA max-pooling backward (equal
-bit for bit to ``MaxPoolGrad``) and one XLA kernel for pooling, ReLU gate and first-layer col2im.
+All are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
+dropped, since none was faster here: skipping channels whose ReLU is off for a whole batch (10 of 16
+and 44 of 64 on the CRTS CNN; the gathers cost what the smaller convolutions saved) and an XLA
+max-pooling backward that searched each window again (equal bit for bit to ``MaxPoolGrad``, no faster).
 
 What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
 each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
 identities such as ``Dropout``, and per-channel layers: pooling, batch normalisation, activations,
-padding, cropping) whose output feeds exactly the next layer, up to the last convolution whose
-backward is rewritten. TF's tape differentiates everything above it (the head, a concatenation with
-other model inputs, unsupported layers), so any model works; a model with no rewritten convolution
-next to its image keeps the plain tape gradient.
+padding, cropping) whose output feeds exactly the next layer, up to the last convolution or pooling
+whose backward is rewritten. TF's tape differentiates everything above the chain (the head, a
+concatenation with other model inputs, unsupported layers), so any model works; a model with no
+rewritten step next to its image keeps the plain tape gradient.
 """
 
 from __future__ import annotations
@@ -37,18 +36,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pix2pixai.producers import fused_kernels
 from pix2pixai.producers.graph import IDENTITY, activation_name, is_plain_conv2d, is_pointwise, layer_run, model_above
 
 #: Weightless per-channel layers that move or pool positions, differentiated locally by the tape.
 SPATIAL_CHANNELWISE = frozenset({"MaxPooling2D", "AveragePooling2D", "ZeroPadding2D", "Cropping2D"})
-#: Largest input-channel count whose convolution backward is written as matmul + col2im.
-COL2IM_MAX_CHANNELS = 4
+#: Largest input-channel count whose convolution runs as the fused thin-input kernels.
+THIN_MAX_CHANNELS = 4
 #: Largest ``H_in W_in / (H_out W_out)`` for which a convolution's backward runs as a flipped-kernel convolution.
 FLIPPED_MAX_AREA_RATIO = 1.3
 
 
 class Step:
-    """One layer of the chain: ``forward`` keeps what ``backward`` needs."""
+    """One layer of the chain: ``forward`` keeps what ``backward`` needs.
+
+    ``rewritten``: whether its backward beats TF's own (the chain ends at the last such step).
+    """
+
+    rewritten = False
 
     def forward(self, x: Any) -> tuple[Any, Any]:
         """``(output, record)``."""
@@ -63,8 +68,8 @@ class Step:
 class Convolution(Step):
     """A stride-1 or strided ``Conv2D`` with an elementwise activation.
 
-    ``backward_kind``: ``"col2im"``, ``"flipped"`` or ``"tape"`` (TF's own gradient of the convolution),
-    chosen by :func:`_backward_kind`; ``input_hw`` / ``output_hw`` are the layer's spatial sizes.
+    ``backward_kind``: ``"thin"`` (fused kernels), ``"flipped"`` or ``"tape"`` (TF's own gradient of the
+    convolution), chosen by :func:`_backward_kind`; ``input_hw`` / ``output_hw`` are the layer's spatial sizes.
     """
 
     layer: Any
@@ -72,17 +77,23 @@ class Convolution(Step):
     input_hw: tuple[int, int]
     output_hw: tuple[int, int]
 
+    @property
+    def rewritten(self) -> bool:  # type: ignore[override]
+        return self.backward_kind != "tape"
+
     def forward(self, x: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
         layer = self.layer
-        z = tf.nn.convolution(x, layer.kernel, list(layer.strides), layer.padding.upper())
-        if layer.use_bias:
-            z = tf.nn.bias_add(z, layer.bias)
+        bias = layer.bias if layer.use_bias else None
+        if self.backward_kind == "thin":
+            z = fused_kernels.thin_convolution(x, layer.kernel, bias, layer.padding)
+        else:
+            z = tf.nn.convolution(x, layer.kernel, list(layer.strides), layer.padding.upper())
+            z = z if bias is None else tf.nn.bias_add(z, bias)
         y = layer.activation(z)
-        if activation_name(layer) == "relu":  # relu(z) > 0 exactly where z > 0: y is the gate, z need not be kept
-            return y, (x, y)
-        return y, (x, z)
+        kept = y if activation_name(layer) == "relu" else z  # relu(z) > 0 exactly where z > 0: y is the gate
+        return y, (x if self.backward_kind == "tape" else None, kept)
 
     def backward(self, grad: Any, record: Any) -> Any:
         import tensorflow as tf
@@ -94,25 +105,18 @@ class Convolution(Step):
             grad = grad * tf.cast(kept > 0, grad.dtype)
         elif name != "linear":
             grad = _vjp(layer.activation, kept, grad)
-        if self.backward_kind == "col2im":
-            return self._col2im_backward(grad)
+        if self.backward_kind == "thin":
+            return fused_kernels.thin_convolution_input_gradient(grad, layer.kernel, self.input_hw, layer.padding)
         if self.backward_kind == "flipped":
             return self._flipped_backward(grad)
         return _vjp(lambda t: tf.nn.convolution(t, layer.kernel, list(layer.strides), layer.padding.upper()), x, grad)
-
-    def _before_padding(self) -> tuple[int, int]:
-        """Rows and columns the forward pass pads before the image (TF's "same": the smaller half)."""
-        if self.layer.padding != "same":
-            return 0, 0
-        kh, kw = (int(k) for k in self.layer.kernel_size)
-        return (kh - 1) // 2, (kw - 1) // 2
 
     def _flipped_backward(self, grad: Any) -> Any:
         """``dS/dx`` of a stride-1 convolution as a "valid" forward convolution (see the module doc)."""
         import tensorflow as tf
 
         kh, kw = (int(k) for k in self.layer.kernel_size)
-        top, left = self._before_padding()
+        top, _, left, _ = fused_kernels.same_padding((kh, kw), self.layer.padding)
         (height, width), (out_h, out_w) = self.input_hw, self.output_hw
         pad_top, pad_left = kh - 1 - top, kw - 1 - left
         pad_bottom, pad_right = height + kh - 1 - out_h - pad_top, width + kw - 1 - out_w - pad_left
@@ -120,15 +124,20 @@ class Convolution(Step):
         flipped = tf.transpose(tf.reverse(self.layer.kernel, axis=[0, 1]), [0, 1, 3, 2])
         return tf.nn.conv2d(padded, flipped, 1, "VALID")
 
-    def _col2im_backward(self, grad: Any) -> Any:
-        """``dS/dx`` of a stride-1 convolution of a thin input: ``P = g @ K^T``, then the compiled col2im."""
-        import tensorflow as tf
 
-        kh, kw, channels, filters = (int(d) for d in self.layer.kernel.shape)
-        patches = tf.matmul(tf.reshape(grad, [-1, filters]), tf.reshape(self.layer.kernel, [-1, filters]),
-                            transpose_b=True)
-        patches = tf.reshape(patches, [tf.shape(grad)[0], *self.output_hw, kh * kw * channels])
-        return _col2im(patches, (kh, kw), self.input_hw, self._before_padding())
+@dataclass(frozen=True)
+class MaxPoolRoute(Step):
+    """A ``size x size`` max pooling with stride ``size``, its routes recorded forward (see fused_kernels)."""
+
+    size: int
+    input_hw: tuple[int, int]
+    rewritten = True
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return fused_kernels.pool_route(x, self.size)
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        return fused_kernels.pool_unroute(grad, record, self.size, self.input_hw)
 
 
 @dataclass(frozen=True)
@@ -192,8 +201,8 @@ def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardCha
     """The :class:`BackwardChain` of ``model`` above input ``image_input``, or ``None`` (use the plain tape).
 
     The chain takes the layers of the run above the image (:func:`pix2pixai.producers.graph.layer_run`)
-    while :func:`_step` supports them, and is then cut after its last convolution with a rewritten
-    backward (above that, the tape is as fast).
+    while :func:`_step` supports them, and is then cut after its last rewritten step (above that,
+    the tape is as fast).
     """
     steps: list[tuple[Step, Any]] = []
     for layer, inputs, output in layer_run(model, image_input, head_input):
@@ -201,7 +210,7 @@ def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardCha
         if step is None:
             break
         steps.append((step, output))
-    rewritten = [i for i, (step, _) in enumerate(steps) if isinstance(step, Convolution) and step.backward_kind != "tape"]
+    rewritten = [i for i, (step, _) in enumerate(steps) if step.rewritten]
     if not rewritten:
         return None
     steps = steps[:rewritten[-1] + 1]
@@ -217,27 +226,36 @@ def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> 
     if (len(in_shape) != 4 or any(d is None for d in in_shape[1:])
             or getattr(layer, "data_format", "channels_last") != "channels_last"):
         return None
+    input_hw = (int(in_shape[1]), int(in_shape[2]))
     if kind in IDENTITY:
         return Identity()
+    if kind == "MaxPooling2D" and _routable(layer):
+        return MaxPoolRoute(int(layer.pool_size[0]), input_hw)
     if kind in SPATIAL_CHANNELWISE or is_pointwise(layer):
         return ChannelWise(layer)
     if not is_plain_conv2d(layer) or getattr(layer.kernel, "dtype", None) != "float32":
         return None
-    return Convolution(layer, _backward_kind(layer, in_shape, out_shape), (int(in_shape[1]), int(in_shape[2])),
+    return Convolution(layer, _backward_kind(layer, in_shape, out_shape), input_hw,
                        (int(out_shape[1]), int(out_shape[2])))
 
 
-def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> str:
-    """How a ``Conv2D``'s input gradient is computed (measurements in the module doc).
+def _routable(layer: Any) -> bool:
+    """Whether a ``MaxPooling2D`` is square, non-overlapping and unpadded (what :class:`MaxPoolRoute` covers)."""
+    size = tuple(layer.pool_size)
+    return size[0] == size[1] and tuple(layer.strides) == size and layer.padding == "valid"
 
-    ``"col2im"`` for stride-1 convolutions of at most :data:`COL2IM_MAX_CHANNELS` input channels,
+
+def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> str:
+    """How a ``Conv2D`` is run and differentiated (measurements in the module doc).
+
+    ``"thin"`` for stride-1 convolutions of at most :data:`THIN_MAX_CHANNELS` input channels,
     ``"flipped"`` for stride-1 convolutions whose padded output gradient is at most
     :data:`FLIPPED_MAX_AREA_RATIO` times their input, ``"tape"`` (TF's own gradient) otherwise.
     """
     if tuple(layer.strides) != (1, 1):
         return "tape"
-    if int(in_shape[-1]) <= COL2IM_MAX_CHANNELS:
-        return "col2im"
+    if int(in_shape[-1]) <= THIN_MAX_CHANNELS:
+        return "thin"
     area_ratio = (int(in_shape[1]) * int(in_shape[2])) / (int(out_shape[1]) * int(out_shape[2]))
     return "flipped" if area_ratio <= FLIPPED_MAX_AREA_RATIO else "tape"
 
@@ -250,36 +268,3 @@ def _vjp(fn: Callable[[Any], Any], x: Any, grad: Any) -> Any:
         tape.watch(x)
         y = fn(x)
     return tape.gradient(y, x, output_gradients=grad)
-
-
-def _col2im(patches: Any, kernel_size: tuple[int, int], input_hw: tuple[int, int],
-            before: tuple[int, int]) -> Any:
-    """``[N, Ho, Wo, kh*kw*C] -> [N, H, W, C]``: patch contributions summed onto the (padded) image, cropped.
-
-    ``kh + kw`` shifted adds, compiled with XLA (which fuses them into one loop over the image), one
-    compiled function per geometry. XLA is used for this alone: whole models compiled with it were
-    3-6x slower than TF's kernels on this CPU.
-    """
-    import tensorflow as tf
-
-    key = (*kernel_size, *input_hw, *before)
-    if key not in _COL2IM:
-        kh, kw = kernel_size
-        (height, width), (top, left) = input_hw, before
-
-        def col2im(patches: Any) -> Any:
-            shape = tf.shape(patches)
-            patches = tf.reshape(patches, [shape[0], patches.shape[1], patches.shape[2], kh, kw, -1])
-            rows = 0
-            for i in range(kh):
-                rows += tf.pad(patches[:, :, :, i], [[0, 0], [i, kh - 1 - i], [0, 0], [0, 0], [0, 0]])
-            image = 0
-            for j in range(kw):
-                image += tf.pad(rows[:, :, :, j], [[0, 0], [0, 0], [j, kw - 1 - j], [0, 0]])
-            return image[:, top:top + height, left:left + width]
-
-        _COL2IM[key] = tf.function(col2im, jit_compile=True)
-    return _COL2IM[key](patches)
-
-
-_COL2IM: dict[tuple[int, ...], Callable[[Any], Any]] = {}

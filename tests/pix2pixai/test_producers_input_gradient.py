@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from pix2pixai.producers import explain
 from pix2pixai.producers.base import score_model
-from pix2pixai.producers.input_gradient import ChannelWise, Convolution, Identity
+from pix2pixai.producers.fused_kernels import pool_route, pool_unroute, thin_convolution
+from pix2pixai.producers.input_gradient import ChannelWise, Convolution, Identity, MaxPoolRoute
 from tests.pix2pixai.test_producers_base import braai, crts_cnn, crts_dmdts
 
 
@@ -55,23 +56,64 @@ def _kinds(model):
     ((3, 4), "same", "relu", 1),   # even kernel width: "same" pads one more column on the right
     ((4, 3), "same", None, 1),
     ((1, 1), "valid", "tanh", 1),
-    ((3, 3), "valid", "relu", 3),  # a triplet-like three-channel image: col2im with C = 3
+    ((3, 3), "valid", "relu", 3),  # a triplet-like three-channel image: thin kernels with C = 3
     ((2, 3), "same", "elu", 4),
 ])
-def test_col2im_first_convolution_equals_tape(kernel, padding, activation, channels):
+def test_thin_first_convolution_equals_tape(kernel, padding, activation, channels):
     model = _cnn((13, 14), kernel, padding, activation, channels=channels)
-    assert _kinds(model)[0] == "col2im"
+    assert _kinds(model)[0] == "thin"
     x = np.random.default_rng(1).random((7, 13, 14, channels), np.float32)
     _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2, 0], np.int32))
 
 
 @pytest.mark.parametrize("size,padding,hw", [(3, "valid", 40), (4, "same", 18), (3, "same", 18), (2, "valid", 30)])
 def test_flipped_kernel_backward_equals_tape(size, padding, hw):
-    """A second convolution of 6 channels (too many for col2im) whose padded gradient is <= 1.3x its output."""
+    """A second convolution of 6 channels (too many for the thin kernels) whose padded gradient is <= 1.3x its output."""
     model = _cnn((hw, hw), (3, 3), "same", "relu", second=(8, size, padding))
-    assert _kinds(model) == ["col2im", "flipped"]
+    assert _kinds(model) == ["thin", "flipped"]
     x = np.random.default_rng(5).random((5, hw, hw, 1), np.float32)
     _assert_equals_tape(model, x, np.array([2, 1, 0, 1, 2], np.int32))
+
+
+@pytest.mark.parametrize("size,hw", [(2, (18, 20)), (2, (17, 21)), (3, (14, 16)), (4, (25, 25))])
+def test_pool_route_sends_the_gradient_where_tf_does(size, hw):
+    """Ties go to the first maximum in row-major order, as ``MaxPoolGrad``; rows and columns past the last window get none.
+
+    Ties are the common case, not a corner: a ReLU convolution of an empty dmdt region gives a plateau.
+    """
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((3, *hw, 5)), 0).astype(np.float32)
+    x[:, :hw[0] // 2] = 0.25  # every window of the top half is a tie
+    x[1, -size:, :size] = 0.0  # an all-zero window
+    x = tf.constant(x)
+    g = tf.constant(rng.standard_normal((3, hw[0] // size, hw[1] // size, 5)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        pooled_ref = tf.nn.max_pool2d(x, size, size, "VALID")
+    ref = tape.gradient(pooled_ref, x, output_gradients=g)
+    pooled, route = pool_route(x, size)
+    np.testing.assert_array_equal(pooled, pooled_ref)
+    np.testing.assert_array_equal(pool_unroute(g, route, size, hw), ref)
+
+
+@pytest.mark.parametrize("kernel,padding,channels", [((5, 5), "valid", 1), ((4, 3), "same", 3), ((1, 2), "same", 4)])
+def test_thin_convolution_equals_tf(kernel, padding, channels):
+    rng = np.random.default_rng(3)
+    x = rng.random((4, 11, 12, channels), np.float32)
+    k, b = rng.standard_normal((*kernel, channels, 7)).astype(np.float32), rng.standard_normal(7).astype(np.float32)
+    ref = tf.nn.conv2d(x, k, 1, padding.upper()) + b
+    np.testing.assert_allclose(thin_convolution(tf.constant(x), k, b, padding), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_pooling_of_a_relu_plateau_in_the_chain_equals_tape():
+    """A positive bias makes every empty 5x5 patch the same positive value: pooling ties, routed as TF routes them."""
+    model = _cnn((22, 24), (5, 5), "valid", "relu")
+    first = model.get_layer("first")
+    first.bias.assign(np.linspace(0.1, 0.6, 6).astype(np.float32))
+    assert [type(s) for s in score_model(model)._chain.steps][:2] == [Convolution, MaxPoolRoute]
+    x = np.random.default_rng(4).random((6, 22, 24, 1), np.float32)
+    x[:, :12] = 0.0  # an empty region, as most of a real dmdt
+    _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2], np.int32))
 
 
 def _stack(shape, *convs):
@@ -86,7 +128,7 @@ def _stack(shape, *convs):
 
 @pytest.mark.parametrize("convs,kinds", [
     ([(6, 3, 2, "valid"), (8, 3, 1, "same")], ["tape", "flipped"]),                    # strided: TF's own gradient
-    ([(6, 3, 1, "valid"), (8, 5, 1, "valid"), (8, 3, 1, "same")], ["col2im", "tape", "flipped"]),  # 10x10 -> 6x6: 2.8x
+    ([(6, 3, 1, "valid"), (8, 5, 1, "valid"), (8, 3, 1, "same")], ["thin", "tape", "flipped"]),  # 10x10 -> 6x6: 2.8x
 ])
 def test_tape_backward_inside_the_chain_equals_tape(convs, kinds):
     model = _stack((12, 12, 1), *convs)
@@ -94,10 +136,10 @@ def test_tape_backward_inside_the_chain_equals_tape(convs, kinds):
     _assert_equals_tape(model, np.random.default_rng(2).random((4, 12, 12, 1), np.float32), np.array([0, 1, 2, 1]))
 
 
-def test_chain_ends_at_its_last_rewritten_convolution():
+def test_chain_ends_at_its_last_rewritten_step():
     """Above it the tape is as fast: a strided last convolution stays in the model above the chain."""
     model = _stack((12, 12, 1), (6, 3, 1, "valid"), (8, 3, 2, "valid"))
-    assert _kinds(model) == ["col2im"] and len(score_model(model)._chain.steps) == 1
+    assert _kinds(model) == ["thin"] and len(score_model(model)._chain.steps) == 1
     assert score_model(_stack((12, 12, 8), (6, 3, 2, "valid")))._chain is None
 
 
@@ -169,12 +211,14 @@ def test_multi_input_model_with_features_beside_the_image():
 
 def test_real_crts_cnn_gradients_equal_the_tape():
     model, x = crts_cnn(), crts_dmdts()[:64]
-    assert _kinds(model) == ["col2im"]  # conv2 (9x10 -> 5x6) keeps TF's gradient, so the chain ends at conv1
+    # conv2 (9x10 -> 5x6) keeps TF's gradient, so the chain ends at the pooling below it
+    assert [type(s) for s in score_model(model)._chain.steps] == [Convolution, MaxPoolRoute]
+    assert _kinds(model) == ["thin"]
     _assert_equals_tape(model, x, np.full(len(x), 6, np.int32))  # LPV: non-zero gradients for most real dmdts
 
 
 def test_real_braai_vgg6_gradients_equal_the_tape():
     model, x = braai()
-    assert _kinds(model) == ["col2im", "flipped", "flipped", "flipped"]
+    assert _kinds(model) == ["thin", "flipped", "flipped", "flipped"]
     x = x[:16]
     _assert_equals_tape(model, x, np.arange(len(x)) % 2)
