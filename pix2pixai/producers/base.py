@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.graph import graph_tensors
-from pix2pixai.producers.input_gradient import backward_chain
+from pix2pixai.producers.graph import graph_tensors, model_above
+from pix2pixai.producers.input_gradient import backward_chain, fast_front
 
 SCORES = ("logit", "probability")
 DEFAULT_BATCH_SIZE = 256
@@ -88,7 +88,9 @@ class ScoreModel:
         self.image_shape = tuple(int(d) for d in shape)
         self.head = model.layers[-1]
         self.head_activation = _head_activation(self.head)
-        self._features = keras.Model(model.inputs, graph_tensors(model, self.head)[0])
+        head_input = graph_tensors(model, self.head)[0]
+        self._front = fast_front(model, self.image_input, head_input)
+        self._features = self._sub_model(head_input)
         n_out = int(model.outputs[0].shape[-1])
         self.single_sigmoid = n_out == 1
         if self.single_sigmoid and self.head_activation == "softmax":
@@ -97,7 +99,7 @@ class ScoreModel:
         self._layer_models: dict[str, Any] = {}
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.rows_per_call = rows_per_call_of(model)
-        self._chain = backward_chain(model, self.image_input, graph_tensors(model, self.head)[0])
+        self._chain = backward_chain(model, self.image_input, head_input)
 
     # ------------------------------------------------------------------ scores from head features
     def scores_from_features(self, features: Any) -> Any:
@@ -126,7 +128,7 @@ class ScoreModel:
 
     def call(self, inputs: Sequence[Any]) -> Any:
         """Class scores ``[N, K]`` for model inputs given in ``model.inputs`` order."""
-        return self.scores_from_features(self._features(_structure(inputs), training=False))
+        return self.scores_from_features(self._features(inputs))
 
     def with_layer(self, layer_name: str) -> Callable[[Sequence[Any]], tuple[Any, Any]]:
         """``inputs -> (activations of layer_name, class scores)`` sharing the model's weights."""
@@ -135,12 +137,33 @@ class ScoreModel:
         if layer_name not in self._layer_models:
             layer = self.model.get_layer(layer_name)
             outputs = [graph_tensors(self.model, layer)[1], graph_tensors(self.model, self.head)[0]]
-            self._layer_models[layer_name] = keras.Model(self.model.inputs, outputs)
+            self._layer_models[layer_name] = self._sub_model(outputs)
         sub = self._layer_models[layer_name]
 
         def run(inputs: Sequence[Any]) -> tuple[Any, Any]:
-            activations, features = sub(_structure(inputs), training=False)
+            activations, features = sub(inputs)
             return activations, self.scores_from_features(features)
+
+        return run
+
+    def _sub_model(self, outputs: Any) -> Callable[[Sequence[Any]], Any]:
+        """``model inputs (list) -> outputs`` (symbolic tensors of the model's graph), as TF ops.
+
+        Through the fast front (:class:`pix2pixai.producers.input_gradient.FastFront`) and a Keras
+        sub-model above it where every output lies above the front; else a Keras sub-model of the whole.
+        """
+        import keras
+
+        above = model_above(self.model, self._front.top, self.image_input, outputs) if self._front else None
+        if above is None:
+            whole = keras.Model(self.model.inputs, outputs)
+            return lambda inputs: whole(_structure(inputs), training=False)
+        sub, other_names = above
+        front, image_at = self._front, self.input_names.index(self.image_input)
+
+        def run(inputs: Sequence[Any]) -> Any:
+            others = [inputs[self.input_names.index(name)] for name in other_names]
+            return sub(_structure([front(inputs[image_at]), *others]), training=False)
 
         return run
 

@@ -45,7 +45,9 @@ def thin_convolution(x: Any, kernel: Any, bias: Any | None, padding: str) -> Any
     """
     import tensorflow as tf
 
-    weights = [tf.convert_to_tensor(w) for w in (kernel, bias) if w is not None]  # Keras variables: read once
+    # Read the Keras variables once, as constants to any tape: producers differentiate with respect to
+    # inputs only, and a tape that records an XLA call runs an uncompiled copy of it (Grad-CAM 3x slower).
+    weights = [tf.stop_gradient(w) for w in (kernel, bias) if w is not None]
     return _compiled(_thin_convolution, padding)(x, *weights)
 
 

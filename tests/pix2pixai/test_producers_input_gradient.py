@@ -222,3 +222,31 @@ def test_real_braai_vgg6_gradients_equal_the_tape():
     assert _kinds(model) == ["thin", "flipped", "flipped", "flipped"]
     x = x[:16]
     _assert_equals_tape(model, x, np.arange(len(x)) % 2)
+
+
+def _layer_and_logits(model, layer, x):
+    """The plain Keras forward pass: ``(activations of layer, logits)``."""
+    head = model.layers[-1]
+    sub = keras.Model(model.inputs, [model.get_layer(layer).output, head.input])
+    activations, features = sub(x, training=False)
+    return activations.numpy(), (tf.matmul(features, head.kernel) + head.bias).numpy()
+
+
+@pytest.mark.parametrize("layer", ["a", "b", "c", "d"])
+def test_fast_front_forward_equals_keras_at_every_layer(layer):
+    """Three thin convolutions run as fused kernels (the front); a layer inside it is served by the whole Keras model."""
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((12, 13, 1))
+    h = keras.layers.Conv2D(3, 3, activation="relu", name="a")(inp)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="b")(h)
+    h = keras.layers.Conv2D(6, 3, activation="tanh", name="c")(h)
+    h = keras.layers.Conv2D(5, 2, activation="relu", name="d")(h)  # 6 input channels: above the front
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(h)))
+    sm = score_model(model)
+    assert [step.layer.name for step in sm._front.steps] == ["a", "b", "c"]
+    x = np.random.default_rng(5).random((4, 12, 13, 1), np.float32)
+    activations, logits = sm.with_layer(layer)([tf.constant(x)])
+    ref_activations, ref_logits = _layer_and_logits(model, layer, x)
+    np.testing.assert_allclose(activations, ref_activations, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sm.predict(sm.inputs(x)), ref_logits, rtol=1e-5, atol=1e-6)
