@@ -74,8 +74,6 @@ class ScoreModel:
     """
 
     def __init__(self, model: Any, score: str = "logit", image_input: str | None = None):
-        import keras
-
         if score not in SCORES:
             raise InputError(f"score={score!r}: expected one of {SCORES}")
         self.model = model
@@ -132,8 +130,6 @@ class ScoreModel:
 
     def with_layer(self, layer_name: str) -> Callable[[Sequence[Any]], tuple[Any, Any]]:
         """``inputs -> (activations of layer_name, class scores)`` sharing the model's weights."""
-        import keras
-
         if layer_name not in self._layer_models:
             layer = self.model.get_layer(layer_name)
             outputs = [graph_tensors(self.model, layer)[1], graph_tensors(self.model, self.head)[0]]

@@ -10,7 +10,7 @@ Why: on CPU, TF's kernels are slow exactly where image CNNs start. Measured on a
   the output: 4.4 ms and 3.6 ms.
 * **Thin-input convolution, backward.** TF's ``Conv2DBackpropInput`` is as slow; one matmul
   ``P = g @ K^T`` (every output pixel's contribution to its ``kh x kw x C`` input patch) and ``kh + kw``
-  shifted adds (:func:`col2im`) replace it.
+  shifted adds (``col2im``) replace it.
 * **Non-overlapping max pooling.** ``MaxPoolGrad`` recomputes the pooling to find each window's
   maximum (7.8 ms for the CRTS CNN's pool on 364 dmdts). :func:`pool_route` records, in the forward
   pass, which position of its window each output came from (the first maximum in row-major order,
