@@ -89,6 +89,7 @@ class ScoreModel:
         head_input = graph_tensors(model, self.head)[0]
         self._front = fast_front(model, self.image_input, head_input)
         self._features = self._sub_model(head_input)
+        self._plain_features = self._whole_model(head_input)
         n_out = int(model.outputs[0].shape[-1])
         self.single_sigmoid = n_out == 1
         if self.single_sigmoid and self.head_activation == "softmax":
@@ -128,40 +129,78 @@ class ScoreModel:
         """Class scores ``[N, K]`` for model inputs given in ``model.inputs`` order."""
         return self.scores_from_features(self._features(inputs))
 
-    def with_layer(self, layer_name: str) -> Callable[[Sequence[Any]], tuple[Any, Any]]:
-        """``inputs -> (activations of layer_name, class scores)`` sharing the model's weights."""
+    def with_layer(self, layer_name: str) -> Callable[..., tuple[Any, Any]]:
+        """``run(inputs, watch=None) -> (activations of layer_name, class scores)`` sharing the model's weights.
+
+        ``watch`` (e.g. a tape's ``watch``) is called on the activations before the scores are computed
+        from them, so a tape differentiates the scores with respect to the activations even where the
+        fused kernels of the fast front, which no tape records, produced them.
+        """
         if layer_name not in self._layer_models:
-            layer = self.model.get_layer(layer_name)
-            outputs = [graph_tensors(self.model, layer)[1], graph_tensors(self.model, self.head)[0]]
-            self._layer_models[layer_name] = self._sub_model(outputs)
+            self._layer_models[layer_name] = self._layer_and_features(layer_name)
         sub = self._layer_models[layer_name]
 
-        def run(inputs: Sequence[Any]) -> tuple[Any, Any]:
-            activations, features = sub(inputs)
+        def run(inputs: Sequence[Any], watch: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
+            activations, features = sub(inputs, watch)
             return activations, self.scores_from_features(features)
 
         return run
+
+    def _layer_and_features(self, layer_name: str) -> Callable[..., tuple[Any, Any]]:
+        layer_out = graph_tensors(self.model, self.model.get_layer(layer_name))[1]
+        head_input = graph_tensors(self.model, self.head)[0]
+        above = model_above(self.model, layer_out, self.image_input, head_input)
+        if above is None:  # the image reaches the head around the layer too: one Keras graph for both
+            both = self._whole_model([layer_out, head_input])  # Keras layers: tapes record them via their weights
+            return lambda inputs, watch: tuple(both(inputs))
+        sub, other_names = above
+        to_layer = self._sub_model(layer_out)
+
+        def through(inputs: Sequence[Any], watch: Callable[[Any], Any] | None) -> tuple[Any, Any]:
+            activations = to_layer(inputs)
+            if watch is not None:
+                watch(activations)
+            others = [inputs[self.input_names.index(name)] for name in other_names]
+            return activations, sub(_structure([activations, *others]), training=False)
+
+        return through
 
     def _sub_model(self, outputs: Any) -> Callable[[Sequence[Any]], Any]:
         """``model inputs (list) -> outputs`` (symbolic tensors of the model's graph), as TF ops.
 
         Through the fast front (:class:`pix2pixai.producers.input_gradient.FastFront`) and a Keras
-        sub-model above it where every output lies above the front; else a Keras sub-model of the whole.
+        sub-model above it where every output lies at or above the front; else a Keras sub-model of the
+        whole model, which also serves a batch on which the front's dormant filters might wake.
         """
-        import keras
+        import tensorflow as tf
 
-        above = model_above(self.model, self._front.top, self.image_input, outputs) if self._front else None
-        if above is None:
-            whole = keras.Model(self.model.inputs, outputs)
-            return lambda inputs: whole(_structure(inputs), training=False)
-        sub, other_names = above
-        front, image_at = self._front, self.input_names.index(self.image_input)
+        whole = self._whole_model(outputs)
+        front = self._front
+        if front is None:
+            return whole
+        if outputs is front.top:
+            sub, other_names = None, ()
+        else:
+            above = model_above(self.model, front.top, self.image_input, outputs)
+            if above is None:
+                return whole
+            sub, other_names = above
+        image_at = self.input_names.index(self.image_input)
 
         def run(inputs: Sequence[Any]) -> Any:
+            top, asleep = front(inputs[image_at])
             others = [inputs[self.input_names.index(name)] for name in other_names]
-            return sub(_structure([front(inputs[image_at]), *others]), training=False)
+            fast = (lambda: top) if sub is None else (lambda: sub(_structure([top, *others]), training=False))
+            return fast() if asleep is None else tf.cond(asleep, fast, lambda: whole(inputs))
 
         return run
+
+    def _whole_model(self, outputs: Any) -> Callable[[Sequence[Any]], Any]:
+        """``model inputs (list) -> outputs`` by a Keras sub-model of the whole model (the model's own layers)."""
+        import keras
+
+        whole = keras.Model(self.model.inputs, outputs)
+        return lambda inputs: whole(_structure(inputs), training=False)
 
     # --------------------------------------------------------------------------- input handling
     def inputs(self, x: Any) -> Inputs:
@@ -257,15 +296,28 @@ class ScoreModel:
 
         chain = self._chain
         if chain is None:
+            return self._tape_scores_and_gradient(image, others, targets)
+        top, records, asleep = chain.forward(image)
+
+        def through_chain() -> tuple[Any, Any]:
             with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(image)
-                scores = target_scores(self.call(self.model_inputs(image, others)), targets)
-            return scores, tape.gradient(scores, image)
-        top, records = chain.forward(image)
+                tape.watch(top)
+                scores = target_scores(self.scores_from_features(chain.features(top, others)), targets)
+            return scores, chain.input_gradient(tape.gradient(scores, top), records)
+
+        if asleep is None:
+            return through_chain()
+        return tf.cond(asleep, through_chain, lambda: self._tape_scores_and_gradient(image, others, targets))
+
+    def _tape_scores_and_gradient(self, image: Any, others: Mapping[str, Any], targets: Any) -> tuple[Any, Any]:
+        """Target scores and ``dS_t/dx`` differentiated by TF's tape through the model's own layers."""
+        import tensorflow as tf
+
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(top)
-            scores = target_scores(self.scores_from_features(chain.features(top, others)), targets)
-        return scores, chain.input_gradient(tape.gradient(scores, top), records)
+            tape.watch(image)
+            features = self._plain_features(self.model_inputs(image, others))
+            scores = target_scores(self.scores_from_features(features), targets)
+        return scores, tape.gradient(scores, image)
 
     def target_scores(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> np.ndarray:
         """Target scores ``S_t(x)`` ``[N]`` without gradients (compiled forward pass)."""

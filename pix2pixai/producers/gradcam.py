@@ -122,7 +122,7 @@ def _cam_fn(sm: ScoreModel, layer: str, weighting: str, relu: bool, upsample: st
 
     def cam(image: Any, others: Any, targets: Any) -> Any:
         with tf.GradientTape() as tape:
-            activations, scores = run(sm.model_inputs(image, others))
+            activations, scores = run(sm.model_inputs(image, others), watch=tape.watch)
             s = target_scores(scores, targets)
         g = tape.gradient(s, activations)
         if weighting == "elementwise":

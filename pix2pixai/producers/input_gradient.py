@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pix2pixai.producers import fused_kernels
+from pix2pixai.producers import dormant, fused_kernels
 from pix2pixai.producers.graph import IDENTITY, activation_name, is_plain_conv2d, is_pointwise, layer_run, model_above
 
 #: Weightless per-channel layers that move or pool positions, differentiated locally by the tape.
@@ -59,6 +59,10 @@ class Step:
         """``(output, record)``."""
         raise NotImplementedError
 
+    def asleep(self, x: Any) -> Any | None:
+        """Bool tensor: the channels this step leaves out are zero for input ``x``; ``None`` when it leaves none out."""
+        return None
+
     def backward(self, grad: Any, record: Any) -> Any:
         """Gradient with respect to the input from the gradient ``grad`` with respect to the output."""
         raise NotImplementedError
@@ -66,30 +70,54 @@ class Step:
 
 @dataclass(frozen=True)
 class Convolution(Step):
-    """A stride-1 or strided ``Conv2D`` with an elementwise activation.
+    """A stride-1 or strided ``Conv2D`` with an elementwise activation, on its live channels only.
 
     ``backward_kind``: ``"thin"`` (fused kernels), ``"flipped"`` or ``"tape"`` (TF's own gradient of the
     convolution), chosen by :func:`_backward_kind`; ``input_hw`` / ``output_hw`` are the layer's spatial sizes.
+    ``kept_in``: the input channels it reads (the previous convolution's live filters; ``None``: all);
+    ``dormant``: its filters left out (:mod:`pix2pixai.producers.dormant`), so its output holds the rest.
     """
 
     layer: Any
     backward_kind: str
     input_hw: tuple[int, int]
     output_hw: tuple[int, int]
+    kept_in: tuple[int, ...] | None = None
+    dormant: tuple[int, ...] = ()
+
+    @property
+    def kept_out(self) -> tuple[int, ...] | None:
+        """The filters it computes (``None``: all)."""
+        return dormant.live_filters(self.layer, self.dormant)
 
     @property
     def rewritten(self) -> bool:  # type: ignore[override]
-        return self.backward_kind != "tape"
+        return self.backward_kind != "tape" or self.kept_in is not None or bool(self.dormant)
+
+    def asleep(self, x: Any) -> Any | None:
+        return dormant.asleep(self.layer, self.dormant, x) if self.dormant else None
+
+    def weights(self) -> tuple[Any, Any | None]:
+        """``(kernel, bias)`` restricted to the kept input channels and live filters (the current values)."""
+        import tensorflow as tf
+
+        kernel, bias = self.layer.kernel, (self.layer.bias if self.layer.use_bias else None)
+        if self.kept_in is not None:
+            kernel = tf.gather(kernel, self.kept_in, axis=2)
+        if self.dormant:
+            kernel = tf.gather(kernel, self.kept_out, axis=3)
+            bias = tf.gather(bias, self.kept_out)
+        return kernel, bias
 
     def forward(self, x: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
         layer = self.layer
-        bias = layer.bias if layer.use_bias else None
+        kernel, bias = self.weights()
         if self.backward_kind == "thin":
-            z = fused_kernels.thin_convolution(x, layer.kernel, bias, layer.padding)
+            z = fused_kernels.thin_convolution(x, kernel, bias, layer.padding)
         else:
-            z = tf.nn.convolution(x, layer.kernel, list(layer.strides), layer.padding.upper())
+            z = tf.nn.convolution(x, kernel, list(layer.strides), layer.padding.upper())
             z = z if bias is None else tf.nn.bias_add(z, bias)
         y = layer.activation(z)
         kept = y if activation_name(layer) == "relu" else z  # relu(z) > 0 exactly where z > 0: y is the gate
@@ -99,6 +127,7 @@ class Convolution(Step):
         import tensorflow as tf
 
         layer = self.layer
+        kernel = self.weights()[0]
         x, kept = record
         name = activation_name(layer)
         if name == "relu":
@@ -106,12 +135,12 @@ class Convolution(Step):
         elif name != "linear":
             grad = _vjp(layer.activation, kept, grad)
         if self.backward_kind == "thin":
-            return fused_kernels.thin_convolution_input_gradient(grad, layer.kernel, self.input_hw, layer.padding)
+            return fused_kernels.thin_convolution_input_gradient(grad, kernel, self.input_hw, layer.padding)
         if self.backward_kind == "flipped":
-            return self._flipped_backward(grad)
-        return _vjp(lambda t: tf.nn.convolution(t, layer.kernel, list(layer.strides), layer.padding.upper()), x, grad)
+            return self._flipped_backward(grad, kernel)
+        return _vjp(lambda t: tf.nn.convolution(t, kernel, list(layer.strides), layer.padding.upper()), x, grad)
 
-    def _flipped_backward(self, grad: Any) -> Any:
+    def _flipped_backward(self, grad: Any, kernel: Any) -> Any:
         """``dS/dx`` of a stride-1 convolution as a "valid" forward convolution (see the module doc)."""
         import tensorflow as tf
 
@@ -121,7 +150,7 @@ class Convolution(Step):
         pad_top, pad_left = kh - 1 - top, kw - 1 - left
         pad_bottom, pad_right = height + kh - 1 - out_h - pad_top, width + kw - 1 - out_w - pad_left
         padded = tf.pad(grad, [[0, 0], [pad_top, pad_bottom], [pad_left, pad_right], [0, 0]])
-        flipped = tf.transpose(tf.reverse(self.layer.kernel, axis=[0, 1]), [0, 1, 3, 2])
+        flipped = tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
         return tf.nn.conv2d(padded, flipped, 1, "VALID")
 
 
@@ -165,6 +194,20 @@ class Identity(Step):
 
 
 @dataclass(frozen=True)
+class Expand(Step):
+    """Back to all ``channels`` from the ``kept`` ones (zeros for dormant filters), where a layer needs them all."""
+
+    kept: tuple[int, ...]
+    channels: int
+
+    def forward(self, x: Any) -> tuple[Any, Any]:
+        return dormant.expand_channels(x, self.kept, self.channels), None
+
+    def backward(self, grad: Any, record: Any) -> Any:
+        return dormant.kept_channels(grad, self.kept)
+
+
+@dataclass(frozen=True)
 class BackwardChain:
     """A model split at the top of its hand-differentiated chain (see the module doc).
 
@@ -176,13 +219,9 @@ class BackwardChain:
     rest: Any
     other_inputs: tuple[str, ...]
 
-    def forward(self, image: Any) -> tuple[Any, list[Any]]:
-        """The chain's output and each step's record."""
-        records, x = [], image
-        for step in self.steps:
-            x, record = step.forward(x)
-            records.append(record)
-        return x, records
+    def forward(self, image: Any) -> tuple[Any, list[Any], Any | None]:
+        """The chain's output, each step's record, and whether its dormant filters slept (see :func:`run_steps`)."""
+        return run_steps(self.steps, image)
 
     def features(self, top: Any, others: dict[str, Any]) -> Any:
         """The head's input from the chain output and the model's other inputs."""
@@ -197,65 +236,115 @@ class BackwardChain:
         return grad
 
 
+def run_steps(steps: Sequence[Step], image: Any) -> tuple[Any, list[Any], Any | None]:
+    """``(output, records, asleep)`` of ``steps`` run forward from ``image``.
+
+    ``asleep``: scalar bool tensor, true when every filter the steps left out was off on this batch, so
+    the output is exact; ``None`` when no step leaves filters out. When false, the caller must compute
+    the batch with the model's own layers (:mod:`pix2pixai.producers.dormant`).
+    """
+    import tensorflow as tf
+
+    records, checks, x = [], [], image
+    for step in steps:
+        check = step.asleep(x)
+        if check is not None:
+            checks.append(check)
+        x, record = step.forward(x)
+        records.append(record)
+    return x, records, (tf.reduce_all(tf.stack(checks)) if checks else None)
+
+
 def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardChain | None:
     """The :class:`BackwardChain` of ``model`` above input ``image_input``, or ``None`` (use the plain tape).
 
     The chain takes the supported layers of the run above the image (:func:`_supported_run`) and is
     cut after its last rewritten step (above that, the tape is as fast).
     """
-    steps = _supported_run(model, image_input, head_input)
-    rewritten = [i for i, (step, _) in enumerate(steps) if step.rewritten]
+    run = _supported_run(model, image_input, head_input)
+    rewritten = [i for i, (step, _, _) in enumerate(run) if step.rewritten]
     if not rewritten:
         return None
-    steps = steps[:rewritten[-1] + 1]
-    above = model_above(model, steps[-1][1], image_input, head_input)
+    steps, top = _cut(run, rewritten[-1])
+    above = model_above(model, top, image_input, head_input)
     if above is None:
         return None
-    return BackwardChain(tuple(step for step, _ in steps), *above)
+    return BackwardChain(steps, *above)
 
 
 @dataclass(frozen=True)
 class FastFront:
-    """The layers from the image up to its last thin-input convolution, run forward with the fused kernels.
+    """The layers from the image up to its last fused or compacted convolution, run forward by :func:`run_steps`.
 
     Why: every forward pass of the producers (predictions, Grad-CAM's activations, blanking's scores)
     starts with these layers, which the model's own forward runs at oneDNN's thin-input speed (the
-    CRTS CNN's conv1: 20.6 of its 28 ms). ``top`` is the symbolic tensor the last step outputs, from
-    which Keras runs the rest.
+    CRTS CNN's conv1: 20.6 of its 28 ms) and with all its dormant filters. ``top`` is the symbolic
+    tensor the last step outputs, from which Keras runs the rest.
     """
 
     steps: tuple[Step, ...]
     top: Any
 
-    def __call__(self, image: Any) -> Any:
-        for step in self.steps:
-            image = step.forward(image)[0]
-        return image
+    def __call__(self, image: Any) -> tuple[Any, Any | None]:
+        """``(output at top, asleep)``: see :func:`run_steps` for ``asleep``."""
+        top, _, asleep = run_steps(self.steps, image)
+        return top, asleep
 
 
 def fast_front(model: Any, image_input: str, head_input: Any) -> FastFront | None:
-    """The :class:`FastFront` of ``model`` above input ``image_input``; ``None`` without a thin convolution there."""
-    steps = _supported_run(model, image_input, head_input)
-    thin = [i for i, (step, _) in enumerate(steps) if isinstance(step, Convolution) and step.backward_kind == "thin"]
-    if not thin:
+    """The :class:`FastFront` of ``model`` above input ``image_input``; ``None`` when Keras is as fast there."""
+    run = _supported_run(model, image_input, head_input)
+    fast = [i for i, (step, _, _) in enumerate(run) if isinstance(step, Convolution)
+            and (step.backward_kind == "thin" or step.kept_in is not None or step.dormant)]
+    if not fast:
         return None
-    steps = steps[:thin[-1] + 1]
-    return FastFront(tuple(step for step, _ in steps), steps[-1][1])
+    return FastFront(*_cut(run, fast[-1]))
 
 
-def _supported_run(model: Any, image_input: str, head_input: Any) -> list[tuple[Step, Any]]:
-    """``(step, output tensor)`` of the layers of the run above the image while :func:`_step` supports them."""
-    steps = []
+def _supported_run(model: Any, image_input: str, head_input: Any) -> list[tuple[Step, Any, tuple[int, ...] | None]]:
+    """``(step, output tensor, channels kept)`` of the layers of the run above the image while supported.
+
+    ``channels kept``: the channels the step's output holds (``None``: all). A convolution drops its
+    dormant filters and the next reads only the kept channels; pooling and dropout pass them through;
+    a layer with per-channel parameters gets all channels back first (an :class:`Expand` step).
+    """
+    run: list[tuple[Step, Any, tuple[int, ...] | None]] = []
+    kept = None
     for layer, inputs, output in layer_run(model, image_input, head_input):
-        step = _step(layer, tuple(inputs.shape), tuple(output.shape))
+        step = _step(layer, tuple(inputs.shape), tuple(output.shape), kept)
         if step is None:
             break
-        steps.append((step, output))
-    return steps
+        if kept is not None and not _takes_kept_channels(step):
+            run.append((Expand(kept, int(inputs.shape[-1])), inputs, None))
+            kept = None
+        if isinstance(step, Convolution):
+            kept = step.kept_out
+        run.append((step, output, kept))
+    return run
 
 
-def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> Step | None:
-    """The chain step for ``layer`` with input/output shapes ``[None, ...]``, ``None`` if unsupported."""
+def _cut(run: list[tuple[Step, Any, tuple[int, ...] | None]], last: int) -> tuple[tuple[Step, ...], Any]:
+    """``(steps, top tensor)`` of ``run`` up to index ``last``, with all channels back at the top."""
+    steps = [step for step, _, _ in run[:last + 1]]
+    _, top, kept = run[last]
+    if kept is not None:
+        steps.append(Expand(kept, int(top.shape[-1])))
+    return tuple(steps), top
+
+
+def _takes_kept_channels(step: Step) -> bool:
+    """Whether a step works on any subset of channels (no per-channel parameters)."""
+    if isinstance(step, ChannelWise):
+        return type(step.layer).__name__ in SPATIAL_CHANNELWISE
+    return True
+
+
+def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...],
+          kept_in: tuple[int, ...] | None = None) -> Step | None:
+    """The chain step for ``layer`` with input/output shapes ``[None, ...]``, ``None`` if unsupported.
+
+    ``kept_in``: the input channels the step receives (``None``: all).
+    """
     kind = type(layer).__name__
     if (len(in_shape) != 4 or any(d is None for d in in_shape[1:])
             or getattr(layer, "data_format", "channels_last") != "channels_last"):
@@ -269,8 +358,9 @@ def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> 
         return ChannelWise(layer)
     if not is_plain_conv2d(layer) or getattr(layer.kernel, "dtype", None) != "float32":
         return None
-    return Convolution(layer, _backward_kind(layer, in_shape, out_shape), input_hw,
-                       (int(out_shape[1]), int(out_shape[2])))
+    channels = int(in_shape[-1]) if kept_in is None else len(kept_in)
+    return Convolution(layer, _backward_kind(layer, channels, input_hw, out_shape), input_hw,
+                       (int(out_shape[1]), int(out_shape[2])), kept_in, dormant.dormant_filters(layer))
 
 
 def _routable(layer: Any) -> bool:
@@ -279,7 +369,7 @@ def _routable(layer: Any) -> bool:
     return size[0] == size[1] and tuple(layer.strides) == size and layer.padding == "valid"
 
 
-def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...]) -> str:
+def _backward_kind(layer: Any, channels: int, input_hw: tuple[int, int], out_shape: tuple[Any, ...]) -> str:
     """How a ``Conv2D`` is run and differentiated (measurements in the module doc).
 
     ``"thin"`` for stride-1 convolutions of at most :data:`THIN_MAX_CHANNELS` input channels,
@@ -288,9 +378,9 @@ def _backward_kind(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, 
     """
     if tuple(layer.strides) != (1, 1):
         return "tape"
-    if int(in_shape[-1]) <= THIN_MAX_CHANNELS:
+    if channels <= THIN_MAX_CHANNELS:
         return "thin"
-    area_ratio = (int(in_shape[1]) * int(in_shape[2])) / (int(out_shape[1]) * int(out_shape[2]))
+    area_ratio = (input_hw[0] * input_hw[1]) / (int(out_shape[1]) * int(out_shape[2]))
     return "flipped" if area_ratio <= FLIPPED_MAX_AREA_RATIO else "tape"
 
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from pix2pixai.producers import explain
 from pix2pixai.producers.base import score_model
 from pix2pixai.producers.fused_kernels import pool_route, pool_unroute, thin_convolution
-from pix2pixai.producers.input_gradient import ChannelWise, Convolution, Identity, MaxPoolRoute
+from pix2pixai.producers.input_gradient import ChannelWise, Convolution, Expand, Identity, MaxPoolRoute
 from tests.pix2pixai.test_producers_base import braai, crts_cnn, crts_dmdts
 
 
@@ -211,9 +211,9 @@ def test_multi_input_model_with_features_beside_the_image():
 
 def test_real_crts_cnn_gradients_equal_the_tape():
     model, x = crts_cnn(), crts_dmdts()[:64]
-    # conv2 (9x10 -> 5x6) keeps TF's gradient, so the chain ends at the pooling below it
-    assert [type(s) for s in score_model(model)._chain.steps] == [Convolution, MaxPoolRoute]
-    assert _kinds(model) == ["thin"]
+    # conv2 (9x10 -> 5x6) keeps TF's gradient but computes only its live filters (test_producers_dormant.py)
+    assert [type(s) for s in score_model(model)._chain.steps] == [Convolution, MaxPoolRoute, Convolution, Expand]
+    assert _kinds(model) == ["thin", "tape"]
     _assert_equals_tape(model, x, np.full(len(x), 6, np.int32))  # LPV: non-zero gradients for most real dmdts
 
 
