@@ -17,9 +17,16 @@ and backward. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the prod
   swapped. That runs at forward speed (6.5 ms) where the padded output is not much larger than the
   input (``H_in W_in / (H_out W_out) <= 1.3``; the CRTS CNN's conv2, 9x10 -> 5x6, is 3x and keeps TF's op).
 All are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
-dropped, since none was faster here: skipping channels whose ReLU is off for a whole batch (10 of 16
-and 44 of 64 on the CRTS CNN; the gathers cost what the smaller convolutions saved) and an XLA
-max-pooling backward that searched each window again (equal bit for bit to ``MaxPoolGrad``, no faster).
+dropped, since none was faster here: finding the channels whose ReLU is off anew on every batch (the
+gathers of activations cost what the smaller convolutions saved; the plan of
+:mod:`pix2pixai.producers.dormant`, made once from the weights and only *checked* per batch, is what
+pays) and an XLA max-pooling backward that searched each window again (equal bit for bit to
+``MaxPoolGrad``, no faster).
+
+**Dormant filters** (:mod:`pix2pixai.producers.dormant`): a convolution computes only its live filters
+and reads only the live channels below it; an :class:`Expand` step restores all channels where a layer
+needs them. Real CRTS CNN: conv2 6 -> 24 channels instead of 16 -> 64; saliency 44 -> 30 ms (about one
+forward pass), Grad-CAM 19 -> 17.5 ms (same process).
 
 What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
 each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
