@@ -14,7 +14,7 @@ of batches of 256 and of that size. The forward pass, Grad-CAM and saliency are 
 rounds (as are our SHAP and shap's), so a drifting load on a shared machine hits all alike.
 xplique runs at our call size and, for saliency, also at its own default batch size (64).
 
-Peers in rounds of their own: tf-keras-vis (0.7 s a call on CRTS, eager) run in the same rounds slowed the
+Peers in rounds of their own: tf-keras-vis (0.7 s a call on CRTS, eager), run in the same rounds, slowed the
 calls after it: CRTS saliency 29.9 -> 38.9 ms and the forward pass 31.6 -> 36.1 ms (best of 5, same
 process, 5 Dec), while xplique, timed in its own process, never shared rounds with anything. So
 tf-keras-vis runs in rounds of its own beside the forward pass again (``forward_beside_peers_s`` in the JSON
