@@ -152,9 +152,10 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
 
     # the forward pass and our gradient maps in the same rounds (see interleaved_best); tf-keras-vis in rounds
     # of its own beside the forward pass again (why: see the module doc, "Peers in rounds of their own")
-    timed = interleaved_best({"forward": forward_fn(model, x), "forward_rows": forward_fn(model, x, sm.rows_per_call),
+    forward_call = forward_fn(model, x)
+    timed = interleaved_best({"forward": forward_call, "forward_rows": forward_fn(model, x, sm.rows_per_call),
                               **{m: ours_call(m, x) for m in ("gradcam", "saliency")}}, repeats)
-    peer_timed = interleaved_best({"forward": forward_fn(model, x),
+    peer_timed = interleaved_best({"forward": forward_call,
                                    **{m: keras_vis(m, model, x, peer_targets, layer) for m in ("gradcam", "saliency")}},
                                   repeats)
     forward = min(timed["forward"], timed["forward_rows"])
