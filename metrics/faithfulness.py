@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from metrics.similarity import spearman, ssim, ssim_all_pairs
+from pix2pixai.metrics.similarity import spearman, ssim, ssim_all_pairs
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 DeleteFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

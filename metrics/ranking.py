@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from metrics.similarity import ssim, ssim_all_pairs
+from pix2pixai.metrics.similarity import ssim, ssim_all_pairs
 
 
 def rank_order(scores: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ def medoid_ranking(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank by mean SSIM to every *other* generated map: ``score_i = (sum_j S_ij - S_ii) / (N - 1)``.
 
-    Uses :func:`metrics.similarity.ssim_all_pairs` (one filtering per map). With a single map the
+    Uses :func:`pix2pixai.metrics.similarity.ssim_all_pairs` (one filtering per map). With a single map the
     mean over no other maps is NaN, as ``np.mean([])``.
 
     Returns ``(order, scores)``: int64 [N] best first, float64 [N].

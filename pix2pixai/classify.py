@@ -19,7 +19,7 @@ def load_dmdt_model(path: Path):
     """A ``.keras`` model, or a legacy Keras-2 ``.h5`` CRTS CNN (rebuilt by ``trainers``)."""
     import keras
 
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     if not Path(path).exists():
         raise InputError(f"{path}: model file not found")
@@ -38,7 +38,7 @@ def classify_lightcurves(curves: Sequence, model_path: Path, *, preset: str = "c
                          class_names: Sequence[str] = CRTS_CLASSES) -> list[dict[str, object]]:
     """Bin each curve to a dmdt, run the CNN, write ``id, predicted, p_<class>...`` to ``out``."""
     from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
-    from trainers.training import predict_proba
+    from pix2pixai.trainers.training import predict_proba
 
     model = load_dmdt_model(model_path)
     x = dmdt_from_lightcurves(list(curves), preset=preset)[..., None]

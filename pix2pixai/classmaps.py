@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-import metrics
-from metrics.ranking import fidelity_ranking, medoid_ranking
+from pix2pixai import metrics
+from pix2pixai.metrics.ranking import fidelity_ranking, medoid_ranking
 from pix2pixai import atomic
 from pix2pixai.errors import InputError
 

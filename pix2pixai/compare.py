@@ -32,8 +32,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import metrics
-from metrics import faithfulness
+from pix2pixai import metrics
+from pix2pixai.metrics import faithfulness
 from pix2pixai.classmaps import ClassMap
 from pix2pixai.pipeline.config import RunConfig
 from pix2pixai.pipeline.rundir import SurveyDir
@@ -82,7 +82,7 @@ def deletion_fn_for(meta: dict[str, Any]) -> Callable[[np.ndarray, np.ndarray], 
 
 def score_fn_for(model, target: int, batch_size: int = 512) -> Callable[[np.ndarray], np.ndarray]:
     """Probability of ``target`` for a batch of inputs (sigmoid models give [1-p, p])."""
-    from trainers.training import predict_proba
+    from pix2pixai.trainers.training import predict_proba
 
     def score(images: np.ndarray) -> np.ndarray:
         return predict_proba(model, images, batch_size=batch_size)[:, target]
@@ -123,7 +123,7 @@ def stability_scores(candidates_by_seed: Sequence[dict[str, np.ndarray]], data_r
 
     ``candidates_by_seed``: one :func:`candidate_maps` dict per generator seed (>= 2). Returns, per
     candidate of :data:`GENERATED_CANDIDATES`, ``{"mean": ..., "min": ..., "pairs": [...]}`` over
-    the seed pairs i < j (``metrics.faithfulness.stability_pairs``).
+    the seed pairs i < j (``pix2pixai.metrics.faithfulness.stability_pairs``).
     """
     if len(candidates_by_seed) < 2:
         raise ValueError(f"stability needs class maps from >= 2 generator seeds; got {len(candidates_by_seed)}")
@@ -163,7 +163,7 @@ def stability_class_maps(config: RunConfig, sdir: SurveyDir, data: Any, test_idx
     ``compare/stability/seed_K/``). Training resumes from the generators' epoch checkpoints, so a
     re-run of the compare step does not train again."""
     from pix2pixai.pipeline.steps import group_class_map, group_generator_task, reduced_maps, train_group_generators
-    from trainers.pix2pix import load_generator
+    from pix2pixai.trainers.pix2pix import load_generator
 
     cc = config.compare
     methods = list(config.explain.methods)
@@ -269,7 +269,7 @@ def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
 
 def generator_scale(directory: Path):
     """The ``MapScale`` of a saved generator, read from its metadata without loading the network."""
-    from trainers.pix2pix import MapScale
-    from trainers.pix2pix.bundle import META_FILE
+    from pix2pixai.trainers.pix2pix import MapScale
+    from pix2pixai.trainers.pix2pix.bundle import META_FILE
 
     return MapScale.from_dict(json.loads((directory / META_FILE).read_text())["scale"])

@@ -31,7 +31,7 @@ def load_model(path: str | Path, legacy: str | None = None) -> Any:
     """
     import keras
 
-    from trainers.legacy import LEGACY_BUILDERS, load_legacy_model
+    from pix2pixai.trainers.legacy import LEGACY_BUILDERS, load_legacy_model
 
     path = Path(path)
     if not path.is_file():

@@ -31,8 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pixai.atomic import write_json
-from trainers.determinism import enable_determinism
-from trainers.pix2pix import (
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.pix2pix import (
     GeneratorConfig, GeneratorJob, build_discriminator, build_generator, pad_to_pow2, train_generator,
     train_generators,
 )

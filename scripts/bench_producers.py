@@ -254,7 +254,7 @@ def xplique_rows(model: Any, x: np.ndarray, targets: np.ndarray, layer: str, pat
 
 
 def crts_setup() -> tuple[Any, np.ndarray, np.ndarray] | None:
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model_path = DATA / "reproducibility_periodic_cnn" / "model.h5"
     dmdt_path = DATA / "crts-lightcurves-kvmu" / "dmdt_reference_subset.npz"
@@ -269,7 +269,7 @@ def crts_setup() -> tuple[Any, np.ndarray, np.ndarray] | None:
 def vgg6_setup() -> tuple[Any, np.ndarray, np.ndarray] | None:
     import keras
 
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model_path = DATA / "braai" / "models" / "d6_m7.h5"
     cutout_path = DATA / "fink-broker-ztf-alerts" / "cutouts_raw.npz"

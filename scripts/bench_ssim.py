@@ -1,4 +1,4 @@
-"""Benchmark: all-pairs SSIM (``metrics.ssim_all_pairs``) vs a scikit-image pair loop, same process.
+"""Benchmark: all-pairs SSIM (``pix2pixai.metrics.ssim_all_pairs``) vs a scikit-image pair loop, same process.
 
 Maps: ``--n`` random 32x32 maps (seeded, smoothed so SSIM is not ~0). The baseline calls
 ``skimage.metrics.structural_similarity`` (Gaussian window, population covariance, fixed data_range)
@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.metrics import structural_similarity
 
-from metrics import ssim_all_pairs
+from pix2pixai.metrics import ssim_all_pairs
 from pix2pixai.atomic import write_json
 
 

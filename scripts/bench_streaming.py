@@ -4,7 +4,7 @@ Why: a survey-scale run explains hundreds of thousands of inputs; the chain must
 inputs and maps at a time, never all of them. This script generates CRTS-like random light curves
 chunk by chunk (seeded per chunk: ``default_rng([seed, k])``), bins them with
 :func:`pix2pixai.data.dmdt_images.dmdt_from_lightcurves`, explains each chunk with gradcam and saliency on
-an (untrained, seeded) :func:`trainers.classifiers.dmdt_cnn` and writes the maps with
+an (untrained, seeded) :func:`pix2pixai.trainers.classifiers.dmdt_cnn` and writes the maps with
 ``MapStore.begin / write_chunk / end``. It does this for N = n/10, n/4 and n in turn, in one process.
 
 Reported per N: peak RSS of the process so far (``resource.getrusage``, KiB -> MiB; monotonic, so an
@@ -82,8 +82,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench_results/streaming.json"))
     args = parser.parse_args()
 
-    from trainers.classifiers import dmdt_cnn
-    from trainers.determinism import enable_determinism
+    from pix2pixai.trainers.classifiers import dmdt_cnn
+    from pix2pixai.trainers.determinism import enable_determinism
 
     enable_determinism(args.seed)
     model = dmdt_cnn(input_shape=(22, 24, 1), n_classes=7)

@@ -19,13 +19,13 @@ On the 4,463 real labelled CRTS curves of the 7 classes the original CNN knows
 (d) ``finetune_resampled`` and ``wide``: trained on a fresh class-balanced set of resampled curves every
     epoch (:class:`pix2pixai.data.augment.BalancedResampledEpochs`: noise + each point kept with
     probability ``--keep-fraction``), the epoch chosen by the prior-corrected validation NLL
-    (:class:`trainers.priors.PriorShiftedValidation`, the metric that matches the evaluation);
+    (:class:`pix2pixai.trainers.priors.PriorShiftedValidation`, the metric that matches the evaluation);
     ``finetune_resampled`` starts from the original weights (as ``finetune``), ``wide`` is
-    :func:`trainers.classifiers.dmdt_cnn_wide` from scratch. With both, ``ensemble_original_finetune_wide``
+    :func:`pix2pixai.trainers.classifiers.dmdt_cnn_wide` from scratch. With both, ``ensemble_original_finetune_wide``
     averages the prior-corrected original (to uniform), ``finetune_resampled`` and ``wide``
     (seed-averaged) probabilities.
 
-(e) ``features``: :func:`trainers.classifiers.dmdt_features_cnn`, the dmdt CNN with a second input of
+(e) ``features``: :func:`pix2pixai.trainers.classifiers.dmdt_features_cnn`, the dmdt CNN with a second input of
     per-curve features (generalised Lomb-Scargle period and power, power at the 2P / P/2 aliases,
     folded-curve scatter and Fourier shape at P and 2P, amplitude, skewness...:
     :func:`pix2pixai.data.features.lightcurve_features`, computed once per curve, ~25 ms each),
@@ -63,12 +63,12 @@ from pix2pixai.data.classes import CRTS_CLASSES, canonical_class
 from pix2pixai.data.dmdt_images import augment_noise, dmdt, dmdt_from_lightcurves
 from pix2pixai.data.features import lightcurve_features
 from pix2pixai.data.lightcurves import LightCurve, read_lightcurves_npz
-from trainers.classifiers import dmdt_cnn, dmdt_cnn_wide, dmdt_features_cnn
-from trainers.priors import PriorShiftedValidation, prior_shift
-from trainers.determinism import enable_determinism
-from trainers.legacy import load_legacy_model
-from trainers.splits import stratified_split
-from trainers.training import Oversampler, evaluate_predictions, predict_proba, train_classifier
+from pix2pixai.trainers.classifiers import dmdt_cnn, dmdt_cnn_wide, dmdt_features_cnn
+from pix2pixai.trainers.priors import PriorShiftedValidation, prior_shift
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.legacy import load_legacy_model
+from pix2pixai.trainers.splits import stratified_split
+from pix2pixai.trainers.training import Oversampler, evaluate_predictions, predict_proba, train_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 #: Drake et al. (2014) type ids of the original CNN's outputs, in CRTS_CLASSES order.

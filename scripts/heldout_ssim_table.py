@@ -50,7 +50,7 @@ def with_constant_baseline(config: Any, sdir: Any, entries: list[dict[str, Any]]
     """Add ``constant_ssim``: held-out SSIM of the mean generator-training map, in the generator's scale."""
     import numpy as np
 
-    import metrics
+    from pix2pixai import metrics
     from pix2pixai.compare import generator_scale
     from pix2pixai.pipeline.steps import group_splits, reduced_maps
 

@@ -41,11 +41,11 @@ MODULES: tuple[tuple[str, str], ...] = (
     ("pix2pixai.pipeline.config", "Run configs and profiles"),
     ("pix2pixai.pipeline.runner", "Whole runs"),
     ("pix2pixai.errors", "User-input errors"),
-    ("metrics", "Map similarity"),
-    ("metrics.ranking", "Ranking and aggregation"),
-    ("metrics.faithfulness", "Faithfulness checks"),
-    ("trainers", "Classifiers: architectures, training, legacy models, transfer"),
-    ("trainers.pix2pix", "pix2pix generators"),
+    ("pix2pixai.metrics", "Map similarity"),
+    ("pix2pixai.metrics.ranking", "Ranking and aggregation"),
+    ("pix2pixai.metrics.faithfulness", "Faithfulness checks"),
+    ("pix2pixai.trainers", "Classifiers: architectures, training, legacy models, transfer"),
+    ("pix2pixai.trainers.pix2pix", "pix2pix generators"),
 )
 
 _WIDTH = 100

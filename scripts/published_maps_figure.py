@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import metrics  # noqa: E402
+from pix2pixai import metrics  # noqa: E402
 from pix2pixai.atomic import atomic_path, write_json, write_text  # noqa: E402
 from pix2pixai.classmaps import ClassMap  # noqa: E402
 from pix2pixai.errors import InputError  # noqa: E402

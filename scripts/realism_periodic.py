@@ -22,7 +22,7 @@ from pix2pixai.atomic import write_json
 from pix2pixai.data.classes import CRTS_CLASSES, canonical_class
 from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
 from pix2pixai.data.synthetic.periodic import simulate_periodic
-from trainers.legacy import load_legacy_model
+from pix2pixai.trainers.legacy import load_legacy_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -24,7 +24,7 @@ DEFAULT_MODELS = Path(os.environ.get("PIX2PIXAI_SHARED_DATA", Path(__file__).res
 
 def score_realism(n_per_subcategory: int, seed: int, models_dir: Path) -> dict:
     """Fraction scored real per model and subcategory, plus the pass criteria of the realism test."""
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     sim = simulate_triplets(n_per_subcategory, seed=seed, normalisation="image")
     result: dict = {"n_per_subcategory": n_per_subcategory, "seed": seed, "models": {}}

@@ -45,7 +45,7 @@ def run_xplique(model: Any, x: np.ndarray, targets: np.ndarray, *, conv_layer: s
     ``targets`` are our class indices (``[N]``); ``occlusion_inputs`` limits Occlusion to the first rows
     (its timing is then for that many inputs).
     """
-    from trainers.classifiers import logits_model
+    from pix2pixai.trainers.classifiers import logits_model
 
     if not Path(python).exists():
         return {"error": f"xplique venv python not found at {python} (see scripts/xplique_compare.py)"}

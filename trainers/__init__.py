@@ -10,23 +10,23 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "dmdt_cnn": "trainers.classifiers",
-    "dmdt_cnn_wide": "trainers.classifiers",
-    "dmdt_features_cnn": "trainers.classifiers",
-    "braai_vgg6": "trainers.classifiers",
-    "generic_cnn": "trainers.classifiers",
-    "logits_model": "trainers.classifiers",
-    "load_legacy_model": "trainers.legacy",
-    "stratified_split": "trainers.splits",
-    "TrainingResult": "trainers.training",
-    "train_classifier": "trainers.training",
-    "evaluate_classifier": "trainers.training",
-    "evaluate_predictions": "trainers.training",
-    "predict_proba": "trainers.training",
-    "enable_determinism": "trainers.determinism",
-    "transfer_weights": "trainers.transfer",
-    "prior_shift": "trainers.priors",
-    "PriorShiftedValidation": "trainers.priors",
+    "dmdt_cnn": "pix2pixai.trainers.classifiers",
+    "dmdt_cnn_wide": "pix2pixai.trainers.classifiers",
+    "dmdt_features_cnn": "pix2pixai.trainers.classifiers",
+    "braai_vgg6": "pix2pixai.trainers.classifiers",
+    "generic_cnn": "pix2pixai.trainers.classifiers",
+    "logits_model": "pix2pixai.trainers.classifiers",
+    "load_legacy_model": "pix2pixai.trainers.legacy",
+    "stratified_split": "pix2pixai.trainers.splits",
+    "TrainingResult": "pix2pixai.trainers.training",
+    "train_classifier": "pix2pixai.trainers.training",
+    "evaluate_classifier": "pix2pixai.trainers.training",
+    "evaluate_predictions": "pix2pixai.trainers.training",
+    "predict_proba": "pix2pixai.trainers.training",
+    "enable_determinism": "pix2pixai.trainers.determinism",
+    "transfer_weights": "pix2pixai.trainers.transfer",
+    "prior_shift": "pix2pixai.trainers.priors",
+    "PriorShiftedValidation": "pix2pixai.trainers.priors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -35,5 +35,5 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'trainers' has no attribute {name!r}")
+        raise AttributeError(f"module 'pix2pixai.trainers' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

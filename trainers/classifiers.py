@@ -1,7 +1,7 @@
 """Classifier architectures: the CRTS dmdt CNN, braai's VGG6 and a small generic CNN.
 
 All builders return *uncompiled* functional ``keras.Model`` objects with named layers; compiling
-(loss, optimiser) is the training loop's job (:func:`trainers.training.train_classifier`).
+(loss, optimiser) is the training loop's job (:func:`pix2pixai.trainers.training.train_classifier`).
 
 Every model ends in a ``Dense`` layer whose activation is the output non-linearity (softmax, or a
 single sigmoid for braai's original real/bogus score). Explanation producers need the pre-activation
@@ -25,7 +25,7 @@ def dmdt_cnn(input_shape: tuple[int, ...] = (22, 24, 1), n_classes: int = 7) -> 
     ``conv2d1`` Conv2D(16, 5x5, valid, relu, L2 0.01) -> ``maxpool2d1`` MaxPool(2) -> ``conv2d2``
     Conv2D(64, 5x5, valid, relu, L2 0.01) -> ``flatten`` -> ``preds`` Dense(n_classes, softmax).
     With the default (22, 24, 1) input it has 39,527 parameters, exactly the real model's, so the
-    real weights load by layer name (:func:`trainers.legacy.load_legacy_model`).
+    real weights load by layer name (:func:`pix2pixai.trainers.legacy.load_legacy_model`).
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ configs carry a Keras-2 ``batch_input_shape``, and Keras 3 treats any ``*.weight
 format. All these files share one layout, though: one HDF5 group per layer (under ``model_weights``
 in full-model files, at the root in weights-only files), whose ``weight_names`` attribute lists the
 datasets in the layer's weight order (kernel, then bias). So the architecture is rebuilt with our
-builders (:mod:`trainers.classifiers`, the same layer names) and the weights are read by layer name
+builders (:mod:`pix2pixai.trainers.classifiers`, the same layer names) and the weights are read by layer name
 with h5py, checking every shape.
 """
 
@@ -18,7 +18,7 @@ import h5py
 import keras
 import numpy as np
 
-from trainers.classifiers import braai_vgg6, dmdt_cnn
+from pix2pixai.trainers.classifiers import braai_vgg6, dmdt_cnn
 
 #: Legacy model kinds and the builders that rebuild their architectures.
 LEGACY_BUILDERS: dict[str, Callable[[], keras.Model]] = {

@@ -24,9 +24,9 @@ from typing import Any, Callable, Literal, Sequence
 import keras
 import numpy as np
 
-from trainers.determinism import enable_determinism
-from trainers.distribute import clone_with_synchronized_batch_norm
-from trainers.splits import stratified_split
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.distribute import clone_with_synchronized_batch_norm
+from pix2pixai.trainers.splits import stratified_split
 
 #: ``oversample(x_class, n_needed, rng) -> [n_needed, *x_class.shape[1:]]`` new samples of one class.
 Oversampler = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
@@ -80,7 +80,7 @@ def train_classifier(
 ) -> TrainingResult:
     """Fit ``model`` on images ``x`` [N, H, W, C] with integer labels ``y`` [N] in ``[0, K)``.
 
-    Steps: seed everything (:func:`trainers.determinism.enable_determinism`); hold out a stratified
+    Steps: seed everything (:func:`pix2pixai.trainers.determinism.enable_determinism`); hold out a stratified
     ``val_fraction`` of each class for validation (0 = no validation, early stopping then monitors
     the training loss); if ``oversample`` is given, top every training class up to ``oversample_to``
     members (default: the largest class's count) with ``oversample(x_class, n_needed, rng)`` (for
@@ -95,7 +95,7 @@ def train_classifier(
     model : a Keras model ending in a softmax over K = len(class_names) outputs, or a single sigmoid
         (then K must be 2 and the output is p(class 1)). Compiled here and trained in place.
     strategy : optional ``tf.distribute`` strategy (e.g. ``MirroredStrategy`` over several devices,
-        see :func:`trainers.distribute.strategy_from_name`); a clone of the model with the same
+        see :func:`pix2pixai.trainers.distribute.strategy_from_name`); a clone of the model with the same
         weights, its batch normalisation synchronised across replicas, is compiled and fitted inside
         ``strategy.scope()``; the best weights are then copied back into ``model``, which is returned
         (so the result is usable without the strategy). Distributed evaluation needs every

@@ -48,7 +48,7 @@ class BalancedResampledEpochs(keras.utils.PyDataset):
 
     Curves are drawn with replacement when a class has fewer than ``per_class`` members, so the
     epoch's class prior is uniform (correct predictions to the data's prior with
-    :func:`trainers.priors.prior_shift`). Batches are (x [B, n_dm, n_dt, 1], y [B]); the epoch is
+    :func:`pix2pixai.trainers.priors.prior_shift`). Batches are (x [B, n_dm, n_dt, 1], y [B]); the epoch is
     redrawn in ``on_epoch_end`` from one seeded generator, so a run is reproducible from its seed.
     With ``features`` [N, F] (one row per curve, e.g. :func:`pix2pixai.data.features.lightcurve_features`
     of the unperturbed curves: a periodogram per copy per epoch would cost minutes), batches are

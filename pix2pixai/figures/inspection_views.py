@@ -82,7 +82,7 @@ def inspection_views(
     Writes ``activations``, ``filters``, ``patches``, ``tsne``, ``neighbours`` (.png + .pdf) and
     ``inspection.json`` (the choices, so a caption or a re-run can name them).
     """
-    from trainers.training import predict_proba
+    from pix2pixai.trainers.training import predict_proba
 
     meta = meta or {}
     images = model_images(model, x)
@@ -161,7 +161,7 @@ def load_model_file(path: Path, legacy_kind: str = "crts_cnn") -> Any:
     """A ``.keras`` model, or a legacy Keras-2 ``.h5`` (``legacy_kind``: ``crts_cnn``, ``braai``, ...)."""
     import keras
 
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     path = Path(path)
     if not path.exists():

@@ -54,7 +54,7 @@ class ClassifierConfig:
 
     ``strategy``: how training spreads over devices, ``"default"`` (one device), ``"mirrored"``
     (every visible GPU, else every logical CPU) or ``"multiworker"`` (machines named by TF_CONFIG);
-    see :mod:`trainers.distribute`.
+    see :mod:`pix2pixai.trainers.distribute`.
     """
 
     mode: str = "train"

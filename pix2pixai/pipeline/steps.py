@@ -82,7 +82,7 @@ def _data(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------- classifier
 def _build_classifier(config: RunConfig, data: SurveyData):
-    from trainers import classifiers, load_legacy_model
+    from pix2pixai.trainers import classifiers, load_legacy_model
 
     cc = config.classifier
     shape, n_classes = data.x.shape[1:], len(data.class_names)
@@ -95,7 +95,7 @@ def _build_classifier(config: RunConfig, data: SurveyData):
     else:
         model = classifiers.generic_cnn(input_shape=shape, n_classes=n_classes)
     if cc.mode == "finetune":
-        from trainers.transfer import transfer_weights
+        from pix2pixai.trainers.transfer import transfer_weights
 
         source = load_legacy_model(expand_path(cc.finetune_from, config), cc.legacy_kind or "crts_cnn")
         transfer_weights(source, model)
@@ -103,10 +103,10 @@ def _build_classifier(config: RunConfig, data: SurveyData):
 
 
 def _classifier(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
-    from trainers.determinism import enable_determinism
-    from trainers.distribute import strategy_from_name
-    from trainers.splits import stratified_split
-    from trainers.training import evaluate_classifier, predict_proba, train_classifier
+    from pix2pixai.trainers.determinism import enable_determinism
+    from pix2pixai.trainers.distribute import strategy_from_name
+    from pix2pixai.trainers.splits import stratified_split
+    from pix2pixai.trainers.training import evaluate_classifier, predict_proba, train_classifier
 
     enable_determinism(config.seed)
     data = SurveyData.load(sdir.data, sdir.data_meta)
@@ -264,7 +264,7 @@ def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.nd
     """The job of :func:`train_group_generators` for one group: its training pairs, one target per
     method in ``out_dirs`` (test-split maps [N, H, W] in ``maps``), the run's generator settings and
     ``seed``. Shared with ``pix2pixai.compare``, whose stability generators differ only in seed and folder."""
-    from trainers.pix2pix import GeneratorConfig
+    from pix2pixai.trainers.pix2pix import GeneratorConfig
 
     gc = config.generator
     gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
@@ -278,9 +278,9 @@ def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.nd
 def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, str]], dict[str, Any]]) -> None:
     """Train one group's generators (one per method) from shared inputs; a module-level function so
     that Dask can ship it to worker processes. Outputs are written atomically, so a retried job is safe."""
-    from trainers.determinism import enable_determinism
-    from trainers.distribute import strategy_from_name
-    from trainers.pix2pix import GeneratorJob, train_generators
+    from pix2pixai.trainers.determinism import enable_determinism
+    from pix2pixai.trainers.distribute import strategy_from_name
+    from pix2pixai.trainers.pix2pix import GeneratorJob, train_generators
 
     inputs, targets, settings = task
     enable_determinism(settings["seed"])  # a Dask worker process starts without the run's op determinism
@@ -292,7 +292,7 @@ def train_group_generators(task: tuple[np.ndarray, list[tuple[np.ndarray, bool, 
 
 # ---------------------------------------------------------------------------------- classmaps
 def _classmaps(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
-    from trainers.pix2pix import load_generator
+    from pix2pixai.trainers.pix2pix import load_generator
 
     data, test_idx, _ = test_split(sdir)
     splits = group_splits(config, sdir)

@@ -1,4 +1,4 @@
-"""metrics.faithfulness against analytic cases (linear scores, mask-shaped maps) and plain references."""
+"""pix2pixai.metrics.faithfulness against analytic cases (linear scores, mask-shaped maps) and plain references."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from skimage.metrics import structural_similarity
 
-from metrics import faithfulness as fa
+from pix2pixai.metrics import faithfulness as fa
 
 H, W = 6, 7
 

@@ -1,4 +1,4 @@
-"""metrics.ranking against skimage pair loops, scipy and brute-force counts."""
+"""pix2pixai.metrics.ranking against skimage pair loops, scipy and brute-force counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from skimage.metrics import structural_similarity
 
-from metrics.ranking import (
+from pix2pixai.metrics.ranking import (
     fidelity_ranking,
     kendall_tau,
     medoid_ranking,

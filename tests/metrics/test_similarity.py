@@ -1,4 +1,4 @@
-"""metrics.similarity against independent references: scikit-image, Keras 3, tf.image, scipy, plain loops."""
+"""pix2pixai.metrics.similarity against independent references: scikit-image, Keras 3, tf.image, scipy, plain loops."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from scipy import ndimage, stats
 from skimage.metrics import structural_similarity
 
-from metrics import similarity
-from metrics.similarity import cosine, mse, pearson, spearman, ssim, ssim_all_pairs, topk_overlap
+from pix2pixai.metrics import similarity
+from pix2pixai.metrics.similarity import cosine, mse, pearson, spearman, ssim, ssim_all_pairs, topk_overlap
 from tests.conftest import shared_path
 
 SHAPES = [(22, 24), (32, 32), (63, 63)]

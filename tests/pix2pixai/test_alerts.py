@@ -356,7 +356,7 @@ def test_fink_avro_packets_match_fink_raw_cutouts():
 
 @pytest.fixture(scope="module")
 def braai_models():
-    trainers = pytest.importorskip("trainers")
+    trainers = pytest.importorskip("pix2pixai.trainers")
     models = shared_path("braai", "models")
     return {name: trainers.load_legacy_model(models / f"{name}.h5", "braai") for name in ("d6_m7", "braai_d6_m9")}
 

@@ -44,7 +44,7 @@ def test_group_with_too_few_pairs_is_skipped_with_reason():
 
 
 def test_class_map_is_the_fidelity_top_map():
-    pytest.importorskip("metrics.ranking")
+    pytest.importorskip("pix2pixai.metrics.ranking")
     rng = np.random.default_rng(0)
     targets = rng.random((6, 16, 16))
     generated = targets + rng.normal(0, 1, (6, 1, 1)) * rng.random((6, 16, 16))

@@ -154,7 +154,7 @@ def test_run_directory_form_needs_a_config_or_a_model(tmp_path, capsys):
 
 
 def test_real_crts_cnn_from_the_command_line(tmp_path):
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model_path = shared_path("reproducibility_periodic_cnn", "model.h5")
     dmdt_path = shared_path("crts-lightcurves-kvmu", "dmdt_reference_subset.npz")

@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter
 from pix2pixai.classmaps import ClassMap, build_class_map
 from pix2pixai.compare import candidate_maps, deletion_fn_for, score_candidates
 from pix2pixai.data.synthetic.triplets import simulate_triplets
-from trainers.pix2pix import GeneratorConfig, train_generator
+from pix2pixai.trainers.pix2pix import GeneratorConfig, train_generator
 
 CROP = slice(15, 47)
 

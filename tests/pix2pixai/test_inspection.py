@@ -91,7 +91,7 @@ def test_activation_maps_equal_layer_by_layer_forward_pass(stack):
 
 
 def test_penultimate_features_are_the_head_input():
-    from trainers import generic_cnn
+    from pix2pixai.trainers import generic_cnn
 
     keras.utils.set_random_seed(2)
     model = generic_cnn((12, 12, 2), 3, width=4)

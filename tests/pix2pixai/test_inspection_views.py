@@ -26,7 +26,7 @@ VIEWS = ("activations", "filters", "patches", "tsne", "neighbours")
 @pytest.fixture(scope="module")
 def small():
     """A generic CNN (random weights) on 30 random 16x16 one-channel inputs with 3 labels."""
-    from trainers.classifiers import generic_cnn
+    from pix2pixai.trainers.classifiers import generic_cnn
 
     keras.utils.set_random_seed(11)
     model = generic_cnn((16, 16, 1), 3, width=4)
@@ -130,7 +130,7 @@ def test_real_crts_cnn_on_real_dmdts(tmp_path):
     """The real CNN (Conv5 -> MaxPool2 -> Conv5 -> Flatten -> Dense) on 844 real CRTS dmdts: the last
     conv layer's receptive field is 14 px, the top patch scores are that layer's largest activations,
     and the most confident input's nearest neighbours in feature space share its class."""
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model_path = shared_path("reproducibility_periodic_cnn", "model.h5")
     with np.load(shared_path("crts-lightcurves-kvmu", "dmdt_reference_subset.npz")) as ref:

@@ -7,7 +7,7 @@ import numpy as np
 
 from pix2pixai.producers import METHODS, explain, reduce_maps
 from pix2pixai.producers.registry import CHANNEL_REDUCTIONS, PRODUCERS
-from trainers.classifiers import generic_cnn
+from pix2pixai.trainers.classifiers import generic_cnn
 
 
 def test_registry_is_complete_and_every_method_runs():

@@ -20,7 +20,7 @@ from tests.conftest import shared_path
 # ------------------------------------------------------------------------------ shared models
 @functools.cache
 def _crts() -> tuple[keras.Model, np.ndarray]:
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model = load_legacy_model(shared_path("reproducibility_periodic_cnn", "model.h5"), "crts_cnn")
     with np.load(shared_path("crts-lightcurves-kvmu", "dmdt_reference_subset.npz")) as data:
@@ -41,7 +41,7 @@ def crts_dmdts() -> np.ndarray:
 @functools.cache
 def braai() -> tuple[keras.Model, np.ndarray]:
     """The real braai d6_m7 VGG6 (single sigmoid) and 39 real normalised ZTF triplets."""
-    from trainers import load_legacy_model
+    from pix2pixai.trainers import load_legacy_model
 
     model = load_legacy_model(shared_path("braai", "models", "d6_m7.h5"), "braai")
     triplets = np.load(shared_path("btsbot", "usage_triplets.npy")).astype(np.float32)

@@ -17,7 +17,7 @@ from tests.pix2pixai.test_producers_base import crts_cnn, crts_dmdts, tiny_cnn
 # ------------------------------------------------------------------------------------------ CAM
 @pytest.fixture(scope="module")
 def gap_cnn() -> keras.Model:
-    from trainers import generic_cnn
+    from pix2pixai.trainers import generic_cnn
 
     keras.utils.set_random_seed(3)
     return generic_cnn((12, 12, 2), n_classes=3, width=4)

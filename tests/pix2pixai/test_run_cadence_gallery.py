@@ -102,7 +102,7 @@ def test_gallery_cam_panel_carries_the_reason_for_a_flatten_head(tiny_run):
 
 def test_gallery_draws_cam_for_a_global_average_pooling_head():
     from pix2pixai.figures.gallery import gallery_maps
-    from trainers.classifiers import generic_cnn
+    from pix2pixai.trainers.classifiers import generic_cnn
 
     keras.utils.set_random_seed(0)
     model = generic_cnn((16, 16, 1), 3, width=4)

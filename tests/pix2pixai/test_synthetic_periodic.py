@@ -296,7 +296,7 @@ def test_periods_recovered_by_lomb_scargle():
 
 def test_real_crts_cnn_recognises_simulated_classes():
     from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
-    from trainers.legacy import load_legacy_model
+    from pix2pixai.trainers.legacy import load_legacy_model
 
     model = load_legacy_model(shared_path("reproducibility_periodic_cnn", "model.h5"), "crts_cnn")
     curves = simulate_periodic(40, seed=0, classes=REALISM_CLASSES)

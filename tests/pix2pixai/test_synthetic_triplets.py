@@ -105,7 +105,7 @@ def test_reference_is_deeper_than_science(sim):
 def test_braai_models_score_simulated_triplets_like_real_ones():
     """Real braai models, never trained on our data, must see our reals as real and bogus as bogus."""
     models = shared_path("braai", "models")
-    legacy = pytest.importorskip("trainers.legacy")
+    legacy = pytest.importorskip("pix2pixai.trainers.legacy")
     sim = simulate_triplets(40, seed=11)
     m9 = legacy.load_legacy_model(models / "braai_d6_m9.h5", "braai")
     score = np.asarray(m9.predict(sim.images, verbose=0)).reshape(-1)

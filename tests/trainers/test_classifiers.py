@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from trainers.classifiers import braai_vgg6, dmdt_cnn, dmdt_features_cnn, generic_cnn, logits_model
+from pix2pixai.trainers.classifiers import braai_vgg6, dmdt_cnn, dmdt_features_cnn, generic_cnn, logits_model
 
 
 def _weighted_layers(model: keras.Model) -> dict[str, list[tuple[int, ...]]]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from trainers.distribute import clone_with_synchronized_batch_norm, replicas, strategy_from_name
+from pix2pixai.trainers.distribute import clone_with_synchronized_batch_norm, replicas, strategy_from_name
 
 
 def test_default_strategy_is_none_and_unknown_names_are_refused():
@@ -42,8 +42,8 @@ def test_generator_under_mirrored_strategy_matches_one_device(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras, numpy as np
-        from trainers.distribute import strategy_from_name
-        from trainers.pix2pix import GeneratorConfig, train_generator
+        from pix2pixai.trainers.distribute import strategy_from_name
+        from pix2pixai.trainers.pix2pix import GeneratorConfig, train_generator
         rng = np.random.default_rng(0)
         x = rng.random((40, 22, 24, 1)).astype(np.float32)
         y = (x > 0.6).astype(np.float32) * x

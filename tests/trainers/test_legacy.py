@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-from trainers.legacy import load_legacy_model
+from pix2pixai.trainers.legacy import load_legacy_model
 
 pytestmark = pytest.mark.real_data
 

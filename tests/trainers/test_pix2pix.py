@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainers.pix2pix import (
+from pix2pixai.trainers.pix2pix import (
     GanHealthMonitor, GanHealthWarning, GeneratorConfig, MapScale, adversarial_loss, build_discriminator,
     build_generator, crop, pad_to_pow2, patch_receptive_field, pow2_side,
 )

@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from trainers.pix2pix import GeneratorConfig, build_discriminator, build_generator, layer_seeds, train_generator
+from pix2pixai.trainers.pix2pix import GeneratorConfig, build_discriminator, build_generator, layer_seeds, train_generator
 
 TINY = GeneratorConfig(ngf=4, ndf=4, depth=2)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from metrics import similarity
-from trainers.pix2pix import GeneratorConfig, train_generator
+from pix2pixai.metrics import similarity
+from pix2pixai.trainers.pix2pix import GeneratorConfig, train_generator
 
 
 def _pairs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

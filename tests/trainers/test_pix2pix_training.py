@@ -1,4 +1,4 @@
-"""trainers.pix2pix training: data pipeline, resume, save/load, shared multi-job training, inference."""
+"""pix2pixai.trainers.pix2pix training: data pipeline, resume, save/load, shared multi-job training, inference."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainers.determinism import enable_determinism
-from trainers.pix2pix import (
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.pix2pix import (
     GeneratorBundle, GeneratorConfig, GeneratorJob, MapScale, Pix2Pix, build_discriminator, build_generator, epoch_batches, load_generator,
     train_generator, train_generators, valid_mask,
 )

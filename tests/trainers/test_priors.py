@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from trainers.classifiers import dmdt_cnn_wide
-from trainers.priors import PriorShiftedValidation, prior_shift
+from pix2pixai.trainers.classifiers import dmdt_cnn_wide
+from pix2pixai.trainers.priors import PriorShiftedValidation, prior_shift
 
 
 def test_prior_shift_equals_bayes_rule_from_the_likelihoods():

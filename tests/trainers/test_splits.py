@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainers.splits import stratified_split
+from pix2pixai.trainers.splits import stratified_split
 
 
 def test_partition_with_per_class_proportions():

@@ -15,9 +15,9 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sklearn.utils.class_weight import compute_class_weight
 
 from tests.conftest import REPO
-from trainers.classifiers import braai_vgg6, dmdt_cnn
-from trainers.determinism import enable_determinism
-from trainers.training import evaluate_classifier, evaluate_predictions, predict_proba, train_classifier
+from pix2pixai.trainers.classifiers import braai_vgg6, dmdt_cnn
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.training import evaluate_classifier, evaluate_predictions, predict_proba, train_classifier
 
 NAMES = ("top", "bottom", "left")
 
@@ -191,9 +191,9 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(tmp_path):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras
         from tests.trainers.test_training import _batch_norm_cnn, _easy_dmdts, NAMES
-        from trainers.classifiers import dmdt_cnn
-        from trainers.distribute import strategy_from_name
-        from trainers.training import train_classifier, evaluate_classifier
+        from pix2pixai.trainers.classifiers import dmdt_cnn
+        from pix2pixai.trainers.distribute import strategy_from_name
+        from pix2pixai.trainers.training import train_classifier, evaluate_classifier
         strategy = strategy_from_name("mirrored")
         assert strategy.num_replicas_in_sync == 2
         synchronised = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from trainers.transfer import transfer_weights
+from pix2pixai.trainers.transfer import transfer_weights
 
 
 def _net(shape, n_out):

@@ -6,15 +6,15 @@ images (they would reverse time), and deterministic inference (dropout off) unle
 dropout is asked for.
 """
 
-from trainers.pix2pix.architecture import (
+from pix2pixai.trainers.pix2pix.architecture import (
     GeneratorConfig, build_discriminator, build_generator, layer_seeds, patch_receptive_field,
 )
-from trainers.pix2pix.bundle import GeneratorBundle, load_generator
-from trainers.pix2pix.callbacks import GanHealthMonitor, GanHealthWarning
-from trainers.pix2pix.model import Pix2Pix, adversarial_loss
-from trainers.pix2pix.padding import crop, pad_to_pow2, pow2_side, valid_mask
-from trainers.pix2pix.scaling import MapScale
-from trainers.pix2pix.training import GeneratorJob, epoch_batches, train_generator, train_generators
+from pix2pixai.trainers.pix2pix.bundle import GeneratorBundle, load_generator
+from pix2pixai.trainers.pix2pix.callbacks import GanHealthMonitor, GanHealthWarning
+from pix2pixai.trainers.pix2pix.model import Pix2Pix, adversarial_loss
+from pix2pixai.trainers.pix2pix.padding import crop, pad_to_pow2, pow2_side, valid_mask
+from pix2pixai.trainers.pix2pix.scaling import MapScale
+from pix2pixai.trainers.pix2pix.training import GeneratorJob, epoch_batches, train_generator, train_generators
 
 __all__ = [
     "GanHealthMonitor", "GanHealthWarning", "GeneratorBundle", "GeneratorConfig", "GeneratorJob", "MapScale",

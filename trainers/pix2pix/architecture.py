@@ -141,7 +141,7 @@ def build_generator(side: int, in_channels: int, *, signed: bool, config: Genera
                     seed: int = 0, synchronized: bool = False) -> keras.Model:
     """U-Net [B, S, S, in_channels] -> [B, S, S, 1] in [-1, 1] (``signed``) or [0, 1]; initial weights
     and dropout streams depend on ``seed`` only. ``synchronized``: batch norm all-reduces its moments
-    across the replicas of a ``tf.distribute`` strategy (see :mod:`trainers.distribute`)."""
+    across the replicas of a ``tf.distribute`` strategy (see :mod:`pix2pixai.trainers.distribute`)."""
     depth = config.generator_depth(side)
     seeds = layer_seeds(seed, "generator")
     inputs = keras.Input((side, side, in_channels), name="input")

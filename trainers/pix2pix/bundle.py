@@ -21,10 +21,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainers.pix2pix.architecture import GeneratorConfig
-from trainers.pix2pix.io import replace_atomic, write_json_atomic
-from trainers.pix2pix.padding import crop, pad_to_pow2
-from trainers.pix2pix.scaling import MapScale
+from pix2pixai.trainers.pix2pix.architecture import GeneratorConfig
+from pix2pixai.trainers.pix2pix.io import replace_atomic, write_json_atomic
+from pix2pixai.trainers.pix2pix.padding import crop, pad_to_pow2
+from pix2pixai.trainers.pix2pix.scaling import MapScale
 
 MODEL_FILE = "generator.keras"
 META_FILE = "generator.json"

@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from trainers.pix2pix.io import write_json_atomic
+from pix2pixai.trainers.pix2pix.io import write_json_atomic
 
 HISTORY_KEYS = ("d_loss", "g_gan", "g_l1", "g_batch_std")
 

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainers.pix2pix.architecture import LOSSES
+from pix2pixai.trainers.pix2pix.architecture import LOSSES
 
 
 def adversarial_loss(kind: str, logits: tf.Tensor, real: bool) -> tf.Tensor:

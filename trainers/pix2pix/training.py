@@ -37,15 +37,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainers.determinism import enable_determinism
-from trainers.distribute import replicas
-from trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator
-from trainers.pix2pix.bundle import GeneratorBundle
-from trainers.pix2pix.callbacks import EpochCheckpoint, GanHealthMonitor, read_history
-from trainers.pix2pix.io import write_json_atomic
-from trainers.pix2pix.model import Pix2Pix
-from trainers.pix2pix.padding import pow2_side, valid_mask
-from trainers.pix2pix.scaling import MapScale
+from pix2pixai.trainers.determinism import enable_determinism
+from pix2pixai.trainers.distribute import replicas
+from pix2pixai.trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator
+from pix2pixai.trainers.pix2pix.bundle import GeneratorBundle
+from pix2pixai.trainers.pix2pix.callbacks import EpochCheckpoint, GanHealthMonitor, read_history
+from pix2pixai.trainers.pix2pix.io import write_json_atomic
+from pix2pixai.trainers.pix2pix.model import Pix2Pix
+from pix2pixai.trainers.pix2pix.padding import pow2_side, valid_mask
+from pix2pixai.trainers.pix2pix.scaling import MapScale
 
 CHECKPOINT_DIR = "checkpoints"
 HISTORY_FILE = "history.json"
