@@ -181,6 +181,44 @@ def _npz_curves(folder: Path, **arrays: np.ndarray) -> object:
     return read_lightcurves_npz(folder / "curves.npz")
 
 
+def _cadence_bins(n_bins: int) -> object:
+    from pix2pixai.data.cadence import cadence_report
+    from pix2pixai.data.lightcurves import lightcurves_from_arrays
+
+    curve = lightcurves_from_arrays(np.arange(5.0), np.full(5, 15.0), np.full(5, 0.1))
+    return cadence_report([curve], n_bins=n_bins)
+
+
+def _read_npz_file(path: Path) -> object:
+    from pix2pixai.data.lightcurves import read_lightcurves_npz
+
+    return read_lightcurves_npz(path)
+
+
+def _corrupt_member(folder: Path) -> Path:
+    """A stored (uncompressed) .npz whose last data byte is flipped: the zip CRC no longer matches."""
+    path = folder / "curves.npz"
+    np.savez(path, ids=np.array(["a"]), offsets=np.array([0, 2]), mjd=np.arange(2.0), mag=np.arange(2.0),
+             magerr=np.full(2, 0.1))
+    raw = bytearray(path.read_bytes())
+    member_end = raw.find(b"PK\x01\x02")  # the central directory follows the last member's data
+    raw[member_end - 1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _curves_folder_with_link_loop(folder: Path) -> object:
+    (folder / "curves").mkdir()
+    (folder / "curves" / "loop.csv").symlink_to("loop.csv")
+    return _read_curves(folder / "curves")
+
+
+def _curves_folder_with_fifo(folder: Path) -> object:
+    (folder / "curves").mkdir()
+    os.mkfifo(folder / "curves" / "pipe.csv")
+    return _read_curves(folder / "curves")
+
+
 ROWS = [f"{50000 + i},{15 + 0.1 * i},0.05" for i in range(5)]
 GOOD_FITS_GZ = gzip.compress(_fits(np.ones((5, 5))))
 
@@ -205,11 +243,37 @@ CATALOGUE: dict[str, Case] = {
     "csv_two_labels_one_id": Case(lambda d: _read_curves(_csv(d, ["a,50000,15,0.1,EW", "a,50001,15,0.1,RRab"],
                                                                header="id,mjd,mag,magerr,label")),
                                   ("curve.csv", "'label'", "several labels")),
+    "csv_latin1": Case(lambda d: _read_curves(_write(d, "curve.csv", "mjd,mag,magerr\n1,15,0.1 \xe9\n".encode("latin-1"))),
+                       ("curve.csv", "not UTF-8", "0xe9")),
+    "csv_utf16": Case(lambda d: _read_curves(_write(d, "curve.csv", "mjd,mag,magerr\n1,15,0.1\n".encode("utf-16"))),
+                      ("curve.csv", "not UTF-8")),
+    "csv_binary": Case(lambda d: _read_curves(_write(d, "curve.csv", bytes(range(128, 256)) * 8)),
+                       ("curve.csv", "not UTF-8")),
+    "csv_field_too_long": Case(lambda d: _read_curves(_csv(d, ["1,15," + "9" * 200_000])),
+                               ("curve.csv", "line 2", "field larger than field limit")),
+    "csv_duplicate_columns": Case(lambda d: _read_curves(_csv(d, ["1,15,15,0.1"], header="mjd,mag,mag,magerr")),
+                                  ("curve.csv", "['mag']", "more than once")),
+    "curves_folder_symlink_loop": Case(_curves_folder_with_link_loop, ("loop.csv", "link loop")),
+    "curves_folder_fifo": Case(_curves_folder_with_fifo, ("pipe.csv", "FIFO", "not a regular file")),
     "curves_path_missing": Case(lambda d: _read_curves(d / "nowhere.csv"), ("nowhere.csv", "no such file")),
     "npz_missing_arrays": Case(lambda d: _npz_curves(d, mjd=np.zeros(3)), ("curves.npz", "missing array", "offsets")),
     "npz_bad_offsets": Case(lambda d: _npz_curves(d, ids=np.array(["a"]), offsets=np.array([0, 5]), mjd=np.zeros(3),
                                                   mag=np.zeros(3), magerr=np.zeros(3)), ("curves.npz", "'offsets'")),
     # ---------------------------------------------------------------------------------- dmdt
+    "npz_text_file": Case(lambda d: _read_npz_file(_write(d, "curves.npz", "id,mjd\n")),
+                          ("curves.npz", "not an .npz (zip) archive")),
+    "npz_object_arrays": Case(lambda d: _npz_curves(d, ids=np.array([{"a": 1}], dtype=object), offsets=np.array([0, 2]),
+                                                    mjd=np.zeros(2), mag=np.zeros(2), magerr=np.zeros(2)),
+                              ("curves.npz", "not a readable .npz", "Object arrays")),
+    "npz_bad_crc": Case(lambda d: _read_npz_file(_corrupt_member(d)), ("curves.npz", "not a readable .npz", "CRC")),
+    "npz_two_dimensional_ids": Case(lambda d: _npz_curves(d, ids=np.array([["a"]]), offsets=np.array([0, 2]),
+                                                          mjd=np.zeros(2), mag=np.zeros(2), magerr=np.zeros(2)),
+                                    ("curves.npz", "'ids'", "(1, 1)", "one dimension")),
+    "npz_complex_times": Case(lambda d: _npz_curves(d, ids=np.array(["a"]), offsets=np.array([0, 2]),
+                                                    mjd=np.zeros(2) + 1j, mag=np.zeros(2), magerr=np.zeros(2)),
+                              ("curves.npz", "'mjd'", "complex128", "real numbers")),
+    "cadence_zero_bins": Case(lambda d: _cadence_bins(0), ("n_bins=0", "from 1 to 2048")),
+    "cadence_too_many_bins": Case(lambda d: _cadence_bins(100_000_000), ("n_bins=100000000", "from 1 to 2048")),
     "dmdt_unknown_preset": Case(lambda d: _dmdt([1.0, 2.0], [15.0, 16.0], preset="hubble"), ("preset", "'hubble'")),
     "dmdt_mismatched_arrays": Case(lambda d: _dmdt([1.0, 2.0, 3.0], [15.0, 16.0]), ("mjd (3,)", "mag (2,)")),
     "dmdt_nan_times": Case(lambda d: _dmdt([1.0, float("nan")], [15.0, 16.0]), ("'mjd'", "NaN/inf")),
@@ -227,6 +291,8 @@ CATALOGUE: dict[str, Case] = {
                                  ("alert.json", "'cutoutDifference'", "truncated FITS")),
     "alert_cutout_too_large": Case(lambda d: _triplet(d, _packet(cutoutScience=gzip.compress(_fits(np.ones((64, 63)))))),
                                    ("alert.json", "'cutoutScience'", "(64, 63)", "at most (63, 63)")),
+    "alert_gzip_bomb": Case(lambda d: _triplet(d, _packet(cutoutScience=gzip.compress(bytes(20 * 2**20)))),
+                            ("cutoutScience", "inflates beyond 16 MiB")),
     "alert_cutout_not_2d": Case(lambda d: _triplet(d, _packet(cutoutTemplate=gzip.compress(_fits(np.ones((2, 5, 5)))))),
                                 ("alert.json", "'cutoutTemplate'", "(2, 5, 5)", "2-D")),
     "alert_invalid_base64": Case(lambda d: _triplet_of_file(_write(d, "alert.json", json.dumps(

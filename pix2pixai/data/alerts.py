@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import gzip
 import io
 import json
 import warnings
@@ -315,6 +314,27 @@ def _stamp_bytes(packet: Mapping[str, Any], field: str, source: Source) -> bytes
         raise InputError(f"{prefix}stampData is not valid base64 ({error})") from error
 
 
+#: Most bytes a cutout may inflate to. A 63x63 float32 ZTF stamp is ~20 KB of FITS; the cap stops a
+#: small compressed "bomb" (1 MB inflating to 1 GiB) from taking the machine's memory.
+MAX_CUTOUT_BYTES = 16 * 2**20
+
+
+def _gunzip_capped(stamp: bytes, prefix: str) -> bytes:
+    """The gzip stream ``stamp`` inflated, refusing more than :data:`MAX_CUTOUT_BYTES`."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(stamp, MAX_CUTOUT_BYTES + 1)
+    except zlib.error as error:
+        raise InputError(f"{prefix}corrupt or truncated gzip stream ({error}); expected gzip-compressed FITS") from error
+    if len(out) > MAX_CUTOUT_BYTES:
+        raise InputError(f"{prefix}gzip stream inflates beyond {MAX_CUTOUT_BYTES // 2**20} MiB; expected a cutout "
+                         "of a few tens of KB (a decompression bomb?)")
+    if not inflater.eof:
+        raise InputError(f"{prefix}corrupt or truncated gzip stream (ends before its last block); expected "
+                         "gzip-compressed FITS")
+    return out
+
+
 def _fits_image(stamp: bytes, source: Source, field: str) -> np.ndarray:
     """Decompress (when gzipped) and parse FITS bytes; the primary HDU must be a 2-D image."""
     from astropy.io import fits
@@ -322,12 +342,7 @@ def _fits_image(stamp: bytes, source: Source, field: str) -> np.ndarray:
 
     prefix = where(source, field=field)
     if stamp.startswith(_GZIP_MAGIC):
-        try:
-            stamp = gzip.decompress(stamp)
-        except (OSError, EOFError, zlib.error) as error:
-            raise InputError(
-                f"{prefix}corrupt or truncated gzip stream ({error}); expected gzip-compressed FITS"
-            ) from error
+        stamp = _gunzip_capped(stamp, prefix)
     try:
         with warnings.catch_warnings():
             # ZTF writes SIMPLE without the fixed-format padding; astropy reads it correctly.

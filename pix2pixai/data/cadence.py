@@ -107,8 +107,11 @@ def cadence_report(curves: Sequence[LightCurve], preset: str | DmdtPreset = "crt
                    n_bins: int | None = None) -> CadenceReport:
     """Diagnose the cadence of ``curves`` against ``preset``'s dt bins.
 
-    ``n_bins``: number of suggested dt bins (default: as many as the preset has).
+    ``n_bins``: number of suggested dt bins (default: as many as the preset has), at most the
+    :data:`_FINE_BINS` fine lag bins the suggestion is drawn from.
     """
+    if n_bins is not None and not 1 <= n_bins <= _FINE_BINS:
+        raise InputError(f"n_bins={n_bins}: expected a number of suggested dt bins from 1 to {_FINE_BINS}")
     resolved = get_preset(preset)
     times = _sorted_times(curves)
     gaps, pair_edges = _gaps_and_pair_edges(times)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
+import stat
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -123,25 +126,55 @@ def read_lightcurves(path_or_paths: str | Path | Iterable[str | Path]) -> list[L
             if not files:
                 raise InputError(f"{path}: folder holds no *.csv light curves")
             for file in files:
-                curves.extend(_read_csv(file))
-        elif path.is_file():
-            curves.extend(_read_csv(path))
+                curves.extend(_read_csv(regular_file(file, "a light-curve CSV")))
         else:
-            raise InputError(f"{path}: no such file or folder; expected a light-curve CSV or a folder of them")
+            curves.extend(_read_csv(regular_file(path, "a light-curve CSV or a folder of them")))
     return curves
+
+
+def regular_file(path: Path, expected: str) -> Path:
+    """``path`` when it is a regular file (or a link to one); else an InputError saying what it is.
+
+    Checked before opening, because opening a FIFO blocks until a writer appears (a command would hang
+    forever) and a symlink loop or a device is never a light curve.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            raise InputError(f"{path}: a broken symbolic link or a link loop ({exc.strerror}); expected {expected}") from None
+        raise InputError(f"{path}: no such file or folder; expected {expected}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device or special file"
+        raise InputError(f"{path}: {kind}, not a regular file; expected {expected}")
+    return path
 
 
 def read_lightcurves_npz(path: str | Path) -> list[LightCurve]:
     """Read the offsets format: ``ids`` (n,), ``offsets`` (n+1,), concatenated ``mjd``/``mag``/``magerr``,
     optional ``labels`` (n,); curve i is ``[offsets[i]:offsets[i+1]]``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; expected a light-curve .npz (ids, offsets, mjd, mag, magerr)")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [key for key in _NPZ_KEYS if key not in data.files]
-        if missing:
-            raise InputError(f"{path}: missing array(s) {missing}; expected {list(_NPZ_KEYS)} (+ optional labels)")
-        arrays = {key: data[key] for key in (*_NPZ_KEYS, *(["labels"] if "labels" in data.files else []))}
+    path = regular_file(Path(path), "a light-curve .npz (ids, offsets, mjd, mag, magerr)")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise InputError(f"{path}: not an .npz (zip) archive; expected arrays {list(_NPZ_KEYS)} saved with "
+                             "numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in _NPZ_KEYS if key not in data.files]
+            if missing:
+                raise InputError(f"{path}: missing array(s) {missing}; expected {list(_NPZ_KEYS)} (+ optional labels)")
+            arrays = {key: data[key] for key in (*_NPZ_KEYS, *(["labels"] if "labels" in data.files else []))}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise InputError(f"{path}: not a readable .npz archive of plain arrays ({type(exc).__name__}: {exc}); "
+                         f"expected arrays {list(_NPZ_KEYS)} saved with numpy.savez") from None
+    for key in ("ids", "offsets", *(["labels"] if "labels" in arrays else [])):
+        if arrays[key].ndim != 1:
+            raise InputError(f"{path}, field {key!r}: shape {arrays[key].shape}, expected one dimension")
+    kinds = {"offsets": ("iu", "integers"), "mjd": ("iuf", "real numbers"), "mag": ("iuf", "real numbers"),
+             "magerr": ("iuf", "real numbers")}
+    for key, (accepted, words) in kinds.items():
+        if arrays[key].dtype.kind not in accepted:
+            raise InputError(f"{path}, field {key!r}: dtype {arrays[key].dtype}, expected {words}")
     ids, offsets = arrays["ids"], arrays["offsets"].astype(np.int64)
     n_points = arrays["mjd"].shape[0]
     if (offsets.shape != (ids.shape[0] + 1,) or offsets[0] != 0 or offsets[-1] != n_points
@@ -160,12 +193,31 @@ def read_lightcurves_npz(path: str | Path) -> list[LightCurve]:
     return curves
 
 
-def _read_csv(path: Path) -> list[LightCurve]:
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The non-empty rows of a UTF-8 CSV; undecodable bytes, NUL bytes and over-long fields are an
+    InputError naming the file and line (the csv module's own errors name neither)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh) if row]
+        reader = csv.reader(fh)
+        try:
+            return [row for row in reader if row]
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x}); "
+                             "expected a UTF-8 CSV (re-save it as UTF-8)") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}, line {reader.line_num}: unreadable CSV ({exc}); expected a text table "
+                             "with one light-curve point per line") from None
+
+
+def _read_csv(path: Path) -> list[LightCurve]:
+    rows = _csv_rows(path)
     if not rows:
         raise InputError(f"{path}: empty file; expected a header with mjd, mag, magerr and at least 2 data rows")
     header = [name.strip().lower() for name in rows[0]]
+    used = {alias for aliases in _COLUMN_ALIASES.values() for alias in aliases}
+    repeated = sorted({name for name in header if name in used and header.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}: column(s) {repeated} appear more than once in the header {rows[0]}; "
+                         "expected each column once")
     columns = {field: next((header.index(a) for a in aliases if a in header), None)
                for field, aliases in _COLUMN_ALIASES.items()}
     missing = [field for field in _REQUIRED if columns[field] is None]

@@ -296,3 +296,11 @@ def test_real_crts_curves_reproduce_the_reference_dmdts(kernel):
     np.testing.assert_array_equal(reference["dt_edges"], CRTS_DT)
     images = dmdt_from_lightcurves(chosen, "crts")
     np.testing.assert_allclose(images, reference["dmdt"], rtol=0, atol=2e-6)
+
+
+def test_a_long_curve_is_announced_before_its_pairs_are_counted(caplog):
+    n = dmdt_module.LONG_CURVE_POINTS + 1
+    t = np.linspace(0.0, 1000.0, n)
+    with caplog.at_level("WARNING", logger="pix2pixai.data.dmdt_images"):
+        dmdt_module._checked_curve(t, np.zeros(n), "long")
+    assert "dmdt curve long" in caplog.text and f"{n} points" in caplog.text
