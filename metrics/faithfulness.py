@@ -30,6 +30,65 @@ def zero_pixels(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], np.zeros((), dtype=images.dtype), images)
 
 
+#: ROAD's neighbour weights (Rong et al. 2022): 1/6 for the 4 direct neighbours, 1/12 for the diagonals.
+_ROAD_NEIGHBOURS: tuple[tuple[int, int, float], ...] = (
+    (-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
+    (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12),
+)
+
+
+def noisy_linear_imputation(noise_std: float = 0.01, seed: int = 0) -> DeleteFn:
+    """ROAD's removal (Rong et al. 2022, "A Consistent and Efficient Evaluation Strategy for
+    Attribution Methods"): each removed pixel becomes the weighted mean of its 8 neighbours (removed
+    neighbours included, so the removed region is filled by solving one sparse linear system per
+    image, all channels at once), plus Gaussian noise of ``noise_std``.
+
+    Zeroing pixels makes an input out of distribution, so the classifier's score can move for that
+    reason alone (a zeroed ZTF cutout looks *more* bogus); an imputed region keeps the local image
+    statistics and leaks little of the removed pixels' placement. A region with no kept pixel around
+    it (every pixel removed) is filled with the mean of the image's kept pixels, or 0 when none is
+    kept (a weak pull of weight 1e-6 towards that value keeps every system solvable).
+    Returns a ``delete_fn``.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    rng = np.random.default_rng(seed)
+
+    def impute(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = np.array(images, dtype=np.float64, copy=True)
+        _, h, w, c = out.shape
+        for b in range(out.shape[0]):
+            removed = np.flatnonzero(mask[b])
+            if removed.size == 0:
+                continue
+            flat = out[b].reshape(h * w, c)
+            kept = np.ones(h * w, dtype=bool)
+            kept[removed] = False
+            fill = flat[kept].mean(axis=0) if kept.any() else np.zeros(c)
+            unknown = np.full(h * w, -1)
+            unknown[removed] = np.arange(removed.size)
+            rows, cols = np.divmod(removed, w)
+            entries_r, entries_c, values = [np.arange(removed.size)], [np.arange(removed.size)], [np.full(removed.size, 1e-6)]
+            rhs = np.tile(1e-6 * fill, (removed.size, 1))
+            for dr, dc, weight in _ROAD_NEIGHBOURS:
+                r, q = rows + dr, cols + dc
+                k = np.flatnonzero((r >= 0) & (r < h) & (q >= 0) & (q < w))
+                neighbour = r[k] * w + q[k]
+                entries_r.append(k), entries_c.append(k), values.append(np.full(k.size, weight))
+                inner = unknown[neighbour] >= 0
+                entries_r.append(k[inner]), entries_c.append(unknown[neighbour[inner]])
+                values.append(np.full(int(inner.sum()), -weight))
+                np.add.at(rhs, k[~inner], weight * flat[neighbour[~inner]])
+            system = sparse.csc_matrix((np.concatenate(values), (np.concatenate(entries_r), np.concatenate(entries_c))),
+                                       shape=(removed.size, removed.size))
+            solved = np.asarray(spsolve(system, rhs)).reshape(removed.size, c)
+            flat[removed] = solved + rng.normal(0.0, noise_std, size=solved.shape)
+        return out.astype(images.dtype, copy=False)
+
+    return impute
+
+
 def _inputs_and_maps(inputs: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, m = np.asarray(inputs), np.asarray(maps)
     if x.ndim != 4:
@@ -55,9 +114,21 @@ def removal_rank(maps: np.ndarray) -> np.ndarray:
     return rank.reshape(maps.shape)
 
 
+def _eligible_pixels(eligible: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
+    """Boolean [N, H, W] of the pixels a curve may remove (all of them when ``eligible`` is None)."""
+    if eligible is None:
+        return np.ones(shape, dtype=bool)
+    e = np.asarray(eligible, dtype=bool)
+    if e.ndim == 2:
+        e = np.broadcast_to(e, shape)
+    if e.shape != shape:
+        raise ValueError(f"eligible must be [N, H, W] or [H, W] matching maps {shape}; got {np.shape(eligible)}")
+    return e
+
+
 def _curve(
     score_fn: ScoreFn, inputs: np.ndarray, maps: np.ndarray, *, delete_fn: DeleteFn, steps: int, batch_size: int,
-    insertion: bool,
+    insertion: bool, eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shared body of the deletion (remove the top pixels) and insertion (remove all but the top) curves."""
     if steps < 1:
@@ -66,17 +137,19 @@ def _curve(
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
     x, m = _inputs_and_maps(inputs, maps)
     n, h, w = m.shape
+    allowed = _eligible_pixels(eligible, m.shape)
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    counts = np.round(fractions * h * w).astype(np.int64)
-    rank = removal_rank(m)
+    # counts[i, s]: how many of input i's eligible pixels step s removes
+    counts = np.round(fractions[None] * allowed.reshape(n, -1).sum(axis=1)[:, None]).astype(np.int64)
+    rank = removal_rank(np.where(allowed, m, -np.inf))  # eligible pixels first, in map order
     # Every (input, step) image is one row of a flat work list, scored in batches of batch_size.
     item = np.repeat(np.arange(n), steps + 1)
     step = np.tile(np.arange(steps + 1), n)
     scores = np.empty(item.size, dtype=np.float64)
     for start in range(0, item.size, batch_size):
         i, s = item[start : start + batch_size], step[start : start + batch_size]
-        top = rank[i] < counts[s][:, None, None]  # the first counts[s] pixels of each map
-        images = delete_fn(x[i], ~top if insertion else top)
+        top = rank[i] < counts[i, s][:, None, None]  # the first counts[i, s] eligible pixels of each map
+        images = delete_fn(x[i], (allowed[i] & ~top) if insertion else top)
         got = np.asarray(score_fn(images), dtype=np.float64).reshape(-1)
         if got.shape != (i.size,):
             raise ValueError(f"score_fn must return one score per image [{i.size}]; got shape {np.shape(got)}")
@@ -92,10 +165,14 @@ def deletion_curve(
     delete_fn: DeleteFn = zero_pixels,
     steps: int = 20,
     batch_size: int = 256,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score as the most relevant pixels are removed (Petsiuk et al. 2018, RISE).
 
-    Step s removes the ``round(s / steps * H * W)`` highest-ranked pixels of each map.
+    Step s removes the ``round(s / steps * n_i)`` highest-ranked of input i's ``n_i`` eligible pixels
+    (all ``H * W`` by default). For sparse inputs such as dmdts pass the occupied bins as
+    ``eligible`` (removing an empty bin changes nothing) and ``steps`` >= their count, so that each
+    step removes about one bin and the curve resolves the ranking instead of saturating.
 
     Parameters
     ----------
@@ -105,13 +182,15 @@ def deletion_curve(
     delete_fn : removal, ``(images, mask [B, H, W]) -> images``.
     steps : number of equal fractions; the curve has ``steps + 1`` points (0 % ... 100 % removed).
     batch_size : images per ``score_fn`` call.
+    eligible : bool [N, H, W] or [H, W], optional; the pixels that may be removed (None: all).
 
     Returns
     -------
     fractions : float64 [steps + 1], 0 to 1.
     scores : float64 [N, steps + 1]; a faithful map makes it fall fast (low AUC).
     """
-    return _curve(score_fn, inputs, maps, delete_fn=delete_fn, steps=steps, batch_size=batch_size, insertion=False)
+    return _curve(score_fn, inputs, maps, delete_fn=delete_fn, steps=steps, batch_size=batch_size, insertion=False,
+                  eligible=eligible)
 
 
 def insertion_curve(
@@ -122,14 +201,16 @@ def insertion_curve(
     delete_fn: DeleteFn = zero_pixels,
     steps: int = 20,
     batch_size: int = 256,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score as the most relevant pixels are put back into an all-removed input.
 
-    Step s keeps the ``round(s / steps * H * W)`` highest-ranked pixels and removes the rest with
-    ``delete_fn``. Same parameters and returns as :func:`deletion_curve`; a faithful map makes the
+    Step s keeps the ``round(s / steps * n_i)`` highest-ranked eligible pixels and removes the other
+    eligible pixels with ``delete_fn``. Same parameters and returns as :func:`deletion_curve`; a faithful map makes the
     curve rise fast (high AUC).
     """
-    return _curve(score_fn, inputs, maps, delete_fn=delete_fn, steps=steps, batch_size=batch_size, insertion=True)
+    return _curve(score_fn, inputs, maps, delete_fn=delete_fn, steps=steps, batch_size=batch_size, insertion=True,
+                  eligible=eligible)
 
 
 def curve_auc(fractions: np.ndarray, scores: np.ndarray) -> np.ndarray:

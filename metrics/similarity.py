@@ -314,10 +314,24 @@ def _pearson_rows(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, np.sum(da * db, axis=1) / np.where(denom > 0, denom, 1), np.nan)
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation per pair (Pearson of average ranks, ties averaged), float64 [N]."""
+def spearman(a: np.ndarray, b: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    """Spearman rank correlation per pair (Pearson of average ranks, ties averaged), float64 [N].
+
+    ``mask`` (bool, shaped like ``a``, or one [H, W] for every pair) restricts each pair to its
+    selected pixels, e.g. the occupied bins of a dmdt: empty bins all tie at the bottom of both
+    rankings and would otherwise inflate the correlation of any two maps. NaN where fewer than two
+    pixels are selected or a selection is constant.
+    """
     fa, fb = _flat_pair(a, b)
-    return _unwrap(_pearson_rows(stats.rankdata(fa, axis=1), stats.rankdata(fb, axis=1)), a)
+    if mask is None:
+        return _unwrap(_pearson_rows(stats.rankdata(fa, axis=1), stats.rankdata(fb, axis=1)), a)
+    selected = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(a)).reshape(fa.shape)
+    out = np.full(fa.shape[0], np.nan)
+    for i in range(fa.shape[0]):
+        keep = selected[i]
+        if keep.sum() >= 2:
+            out[i] = _pearson_rows(stats.rankdata(fa[i, keep])[None], stats.rankdata(fb[i, keep])[None])[0]
+    return _unwrap(out, a)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -222,3 +222,46 @@ def test_cascading_randomised_maps_one_stage_per_layer(tiny_model):
     norm = fa._unit_signed
     expected = [float(np.mean(fa.ssim(norm(original), norm(maps), 2.0))) for _, maps in stages]
     assert [v for _, v in report] == pytest.approx(expected, abs=1e-12)
+
+
+def test_deletion_over_occupied_bins_removes_one_bin_per_step():
+    """Sparse inputs (a dmdt has ~130 of 528 bins occupied): with the occupied bins eligible and
+    steps = their number, step s removes exactly the s highest-ranked occupied bins (loop reference)."""
+    rng = np.random.default_rng(3)
+    weights = rng.uniform(1, 2, size=(H, W))
+    inputs = np.where(rng.uniform(size=(2, H, W, 1)) < 0.3, 1.0, 0.0)
+    occupied = inputs[..., 0] > 0
+    maps = rng.normal(size=(2, H, W))
+
+    def score_fn(images):
+        return np.einsum("bhw,hw->b", images[..., 0], weights)
+
+    steps = int(occupied.sum(axis=(1, 2)).max())
+    _, deletion = fa.deletion_curve(score_fn, inputs, maps, eligible=occupied, steps=steps)
+    _, insertion = fa.insertion_curve(score_fn, inputs, maps, eligible=occupied, steps=steps)
+    for i in range(2):
+        cells = np.flatnonzero(occupied[i])
+        order = cells[np.argsort(-maps[i].ravel()[cells], kind="stable")]
+        counts = np.round(np.linspace(0, 1, steps + 1) * cells.size).astype(int)
+        kept_after = [weights.ravel()[order[c:]].sum() for c in counts]
+        inserted = [weights.ravel()[order[:c]].sum() for c in counts]
+        np.testing.assert_allclose(deletion[i], kept_after)
+        np.testing.assert_allclose(insertion[i], inserted)
+
+
+def test_noisy_linear_imputation_fills_a_linear_field_exactly_and_keeps_other_pixels():
+    impute = fa.noisy_linear_imputation(noise_std=0.0)
+    ramp = (0.5 * np.arange(H)[:, None] + 0.2 * np.arange(W)[None])[None, ..., None].repeat(2, axis=-1)
+    mask = np.zeros((1, H, W), dtype=bool)
+    mask[0, 2:4, 2:5] = True
+    filled = impute(ramp, mask)
+    np.testing.assert_allclose(filled, ramp, atol=1e-4)  # a linear field is its neighbours' weighted mean
+    noisy = fa.noisy_linear_imputation(noise_std=0.1, seed=1)(ramp, mask)
+    np.testing.assert_array_equal(noisy[~mask], ramp[~mask])
+    assert 0.02 < np.std(noisy[mask] - ramp[mask]) < 0.3
+
+
+def test_noisy_linear_imputation_of_a_whole_image_uses_no_removed_value():
+    impute = fa.noisy_linear_imputation(noise_std=0.0)
+    images = np.random.default_rng(0).uniform(1, 2, size=(1, H, W, 1))
+    np.testing.assert_allclose(impute(images, np.ones((1, H, W), dtype=bool)), 0.0, atol=1e-9)

@@ -194,3 +194,24 @@ def test_topk_overlap_against_sets():
     np.testing.assert_allclose(topk_overlap(a, b, 0.15), expected)
     assert topk_overlap(a[0], a[0], 0.15) == 1.0
     assert topk_overlap(a[0], -a[0], 0.15) == 0.0
+
+
+def test_border_aware_ssim_sees_the_outer_columns_that_valid_ssim_ignores():
+    """Two 22x24 (dmdt-sized) maps that differ only in their outer two columns on each side."""
+    rng = np.random.default_rng(0)
+    a = rng.uniform(size=(22, 24))
+    b = a.copy()
+    b[:, :2] = rng.uniform(size=(22, 2))
+    b[:, -2:] = rng.uniform(size=(22, 2))
+    assert ssim(a, b, data_range=1.0) > 0.99
+    assert ssim(a, b, data_range=1.0, border="same") < 0.95
+
+
+def test_spearman_on_selected_pixels_equals_scipy_on_those_pixels():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(3, 8, 9)), rng.normal(size=(3, 8, 9))
+    mask = rng.uniform(size=(3, 8, 9)) < 0.4
+    got = spearman(a, b, mask=mask)
+    for i in range(3):
+        assert got[i] == pytest.approx(stats.spearmanr(a[i][mask[i]], b[i][mask[i]]).statistic, abs=1e-12)
+    assert np.isnan(spearman(a, b, mask=np.zeros((8, 9), dtype=bool))).all()
