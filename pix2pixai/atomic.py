@@ -1,7 +1,22 @@
-"""Atomic file writes: write to a temporary file in the same directory, fsync, then rename.
+"""Atomic file writes: the one module of the distribution that renames files.
 
-A reader therefore sees either the old file or the complete new one, never a partial write, even if
-the process is killed mid-write (rename is atomic on POSIX within one file system).
+A file is written to a temporary sibling in the same directory, flushed to disk (fsync), then renamed
+onto its name (``os.replace``, atomic on POSIX within one file system). A reader therefore sees either
+the old file or the complete new one, never a partial write, even if the process is killed mid-write.
+Writers that produce a file themselves (Keras ``model.save``, h5py, matplotlib) get the temporary path
+(:func:`atomic_path`, :func:`write_file`, with a ``suffix`` where the writer checks the extension); a
+file finished in place under another name (the map store's ``<path>.partial``) is renamed by
+:func:`publish`. ``tests/test_atomic_writer_only.py`` fails if any other module renames a file.
+
+Layering: :mod:`pix2pixai.errors` and :mod:`pix2pixai.atomic` are the *base* modules of the import
+order. They import only the standard library, numpy and each other, and every layer (``metrics``,
+``trainers``, the rest of ``pix2pixai``) may import them; otherwise imports point
+``metrics <- trainers <- pix2pixai``. Why: one way to write a file safely, with one fault report,
+instead of a copy per layer.
+
+New files follow the umask like any file the user creates (mode ``0666 & ~umask``, and a folder's
+default ACL applies): the temporary file is created with ``os.open(..., 0o666)``, not with
+``tempfile.mkstemp``'s private 0600, so group-shared run folders and a web-served report stay readable.
 
 A full disk, an exceeded quota, a read-only file system or a folder without write permission is
 reported as one :class:`~pix2pixai.errors.InputError` naming the file that could not be written
@@ -15,9 +30,9 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -43,29 +58,33 @@ def write_fault(path: Path, error: OSError) -> InputError | OSError:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+def atomic_path(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
+    """Yield a new empty temporary file beside ``path``; on success it is renamed onto ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    ``suffix`` ends the temporary name, for writers that check the extension (``".keras"``,
+    ``".h5"``). On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp_path = _create_sibling(path, suffix)
     except OSError as error:
         raise write_fault(path, error) from error
-    os.close(fd)
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
+        _sync_and_rename(tmp_path, path)
     except BaseException as error:
         tmp_path.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise write_fault(path, error) from error
         raise
+
+
+def write_file(path: str | Path, write: Callable[[Path], object], *, suffix: str = "") -> Path:
+    """Atomically create ``path`` by calling ``write(tmp_path)``: ``write_file(p, model.save, suffix=".keras")``."""
+    with atomic_path(path, suffix=suffix) as tmp:
+        write(tmp)
+    return Path(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -94,6 +113,37 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     return Path(path)
+
+
+def publish(finished: str | Path, path: str | Path) -> Path:
+    """Rename the complete file ``finished`` onto ``path`` after flushing it to disk.
+
+    For files written in place under a name of their own until they are complete (a resumable
+    ``<path>.partial``). On failure ``finished`` stays where it was, so the work can be resumed.
+    """
+    path = Path(path)
+    try:
+        _sync_and_rename(Path(finished), path)
+    except OSError as error:
+        raise write_fault(path, error) from error
+    return path
+
+
+def _create_sibling(path: Path, suffix: str) -> Path:
+    """Create ``.<name>.<random>.tmp<suffix>`` beside ``path`` with mode 0666 less the umask."""
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{suffix}")
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return tmp_path
+
+
+def _sync_and_rename(source: Path, path: Path) -> None:
+    """fsync ``source`` (its bytes reach the disk before its new name does), then rename it onto ``path``."""
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(source, path)
 
 
 def _json_default(obj: Any) -> Any:

@@ -7,19 +7,15 @@ samples, top class only), a naive blanking loop (one compiled model call per occ
 a subset and extrapolated), and xplique GradCAM / Saliency / Occlusion run from their own venv by
 ``scripts/xplique_compare.py`` (maps compared with ours after matching conventions; skipped with the
 reason recorded when the venv is absent). Every timing is the best of ``--repeats`` runs after one
-warm-up run (so tracing is excluded for everyone; xplique's Occlusion, ~30-50 s a run, is the best
-of two: one run alone varied 39-52 s on the same box). Our producers run
-at their default call size (sized to the model's activations); the forward-pass baseline is the faster
-of batches of 256 and of that size. The forward pass, Grad-CAM and saliency are timed in interleaved
-rounds (as are our SHAP and shap's), so a drifting load on a shared machine hits all alike.
-xplique runs at our call size and, for saliency, also at its own default batch size (64).
+warm-up run (so tracing is excluded for everyone; xplique's Occlusion, tens of seconds a run, is the
+best of two). Our producers run at their default call size (sized to the model's activations); the
+forward-pass baseline is the faster of batches of 256 and of that size.
 
-Peers in rounds of their own: tf-keras-vis (0.7 s a call on CRTS, eager), run in the same rounds, slowed the
-calls after it: CRTS saliency 29.9 -> 38.9 ms and the forward pass 31.6 -> 36.1 ms (best of 5, same
-process, 5 Dec), while xplique, timed in its own process, never shared rounds with anything. So
-tf-keras-vis runs in rounds of its own beside the forward pass again (``forward_beside_peers_s`` in the JSON
-shows the load those rounds saw). shap's GradientExplainer does not slow ours (VGG6 SHAP 923 ms alone,
-881 ms beside it) and keeps sharing rounds with our SHAP.
+The forward pass, Grad-CAM and saliency are timed in interleaved rounds (as are our SHAP and shap's),
+so a drifting load on a shared machine hits all alike. tf-keras-vis, which slows the calls run after
+it, runs in rounds of its own beside the forward pass (``forward_beside_peers_s`` in the JSON shows the
+load those rounds saw); xplique is timed in its own process, at our call size and, for saliency, also
+at its own default batch size (64). Why rounds are laid out this way: ``docs/benchmarks.md``.
 
 Usage: ``python scripts/bench_producers.py [--out bench_results/bench_producers.json] [--quick]
 [--xplique-python /tmp/xq/bin/python]``

@@ -14,9 +14,6 @@ per-class precision/recall/F1/support and the confusion matrix, with standard er
 from __future__ import annotations
 
 import csv
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -24,6 +21,7 @@ from typing import Any, Callable, Literal, Sequence
 import keras
 import numpy as np
 
+from pix2pixai.atomic import write_json
 from pix2pixai.trainers.determinism import enable_determinism
 from pix2pixai.trainers.distribute import clone_with_synchronized_batch_norm
 from pix2pixai.trainers.splits import stratified_split
@@ -169,7 +167,7 @@ def train_classifier(
         "train_counts": counts.tolist(), "n_oversampled": n_extra, "n_validation": 0 if validation is None
         else int(len(validation[1])), "history": history,
     }
-    _write_json_atomic(out / _HISTORY_JSON, summary)
+    write_json(out / _HISTORY_JSON, summary)
     return TrainingResult(
         model=model, history=history, best_epoch=best_epoch, monitor=monitor, class_weight=weights,
         train_counts=counts.tolist(), n_oversampled=n_extra, out_dir=out,
@@ -207,7 +205,7 @@ def evaluate_classifier(
         raise ValueError(f"evaluate_classifier: model has {probs.shape[1]} classes, class_names has {len(class_names)}")
     report = evaluate_predictions(y, probs.argmax(axis=1), class_names, n_bootstrap=n_bootstrap, seed=seed)
     if out_path is not None:
-        _write_json_atomic(Path(out_path), report)
+        write_json(out_path, report)
     return report
 
 
@@ -359,19 +357,3 @@ def _read_history_csv(path: Path) -> dict[str, list[float]]:
     by_epoch = {int(r["epoch"]): r for r in rows}  # an epoch re-run after an interruption: last one wins
     ordered = [by_epoch[e] for e in sorted(by_epoch)]
     return {key: [float(r[key]) for r in ordered] for key in ordered[0]}
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temporary file beside ``path`` then ``os.replace`` it (trainers cannot use
-    ``pix2pixai.atomic``: imports only point from pix2pixai to trainers)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,8 +11,7 @@ sinusoid plus a floating mean, weighted by 1 / magerr^2), scanned on a uniform f
 compiled kernel: each point's cos / sin is advanced from one frequency to the next by a rotation
 (6 flops instead of two transcendental calls) and recomputed exactly every ``_REFRESH`` frequencies,
 so rounding never accumulates; the per-frequency sums may be reassociated, which lets the compiler
-vectorise them (~25 ms for a 300-point CRTS curve over 150,000 frequencies, ~2 min for the 4,463 real
-curves; astropy's ``method='fast'`` took 0.66 s per curve on the same grid). Its power equals
+vectorise them (timings against astropy: ``docs/benchmarks.md``). Its power equals
 :class:`astropy.timeseries.LombScargle`'s (``fit_mean=True, center_data=True,
 normalization='standard'``) to ~1e-12.
 
@@ -21,7 +20,7 @@ and noise often lifts such an alias above the true peak: P is therefore the best
 and their daily aliases by the BIC of a 1-3-harmonic Fourier fit of the folded curve
 (:func:`_select_alias`, which says why). On the 4,889 real CRTS curves this puts 84% of the RRab in
 0.4-1 d instead of 73% on the raw peak (73% -> 74% choosing among the same candidates by periodogram
-power alone; RRc in 0.2-0.45 d 97% either way, EW in 0.1-0.5 d 96%), for ~24 ms per curve in all.
+power alone; RRc in 0.2-0.45 d 97% either way, EW in 0.1-0.5 d 96%).
 And an eclipsing contact binary (EW) has two near-equal minima per orbit, so the highest peak is at
 *half* the true period. The features therefore describe the curve folded at both P and 2P
 (phase-sorted scatter, variance explained by a Fourier series); the classifier learns which to trust.

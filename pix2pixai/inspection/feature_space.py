@@ -32,8 +32,7 @@ def tsne_embedding(features: Any, seed: int, *, perplexity: float = 30.0) -> np.
 
     The fit runs on one OpenMP thread: the map is identical to the multi-threaded one, and beside
     TensorFlow's thread pools or on a shared machine the multi-threaded gradient loop spins instead of
-    working (measured here, 500 x 1920 features on a loaded 2-core machine: 106 s with 2 threads, 7.8 s
-    with 1).
+    working (timings: ``docs/benchmarks.md``).
     """
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits

@@ -14,9 +14,10 @@ Why: a run over thousands of inputs must not hold every map in memory, must surv
 must never leave a half-written file where a finished one is expected. So writes go to
 ``<path>.partial``; each chunk's rows are written and flushed *before* its ``done`` flag is set, so a
 killed run re-opened with :meth:`MapStore.create` sees exactly which chunks to redo; when every started
-method is complete, :meth:`MapStore.close` renames the partial file onto ``path`` (``os.replace``:
-readers see the old file or the complete new one). Bytes are deterministic where HDF5 allows: fixed
-library-version bounds and no object timestamps, so the same maps give the same file.
+method is complete, :meth:`MapStore.close` renames the partial file onto ``path``
+(:func:`pix2pixai.atomic.publish`: readers see the old file or the complete new one; a failed rename
+leaves the partial file to resume). Bytes are deterministic where HDF5 allows: fixed library-version
+bounds and no object timestamps, so the same maps give the same file.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from pix2pixai.atomic import publish
 from pix2pixai.errors import InputError
 
 FORMAT = "pix2pixai-maps/1"
@@ -141,9 +143,7 @@ class MapStore:
         filename = Path(self._h5.filename)
         self._h5.close()
         if finished:
-            with open(filename, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(filename, self.path)
+            publish(filename, self.path)
 
     # ------------------------------------------------------------------------------ writing
     def begin(self, method: str, map_shape: tuple[int, ...], *, params: dict[str, Any] | None = None,

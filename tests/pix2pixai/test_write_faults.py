@@ -65,7 +65,7 @@ def test_unwritable_folder_names_the_file(code, words, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code), str(tmp_path))
 
-    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.os, "open", refuse)  # creating the temporary file fails
     with pytest.raises(InputError, match=f"^{report}: cannot write \\({words}"):
         atomic.write_json(report, {"accuracy": 0.1})
     assert json.loads(report.read_text()) == {"accuracy": 0.9}

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pixai.atomic import write_file, write_json
 from pix2pixai.trainers.pix2pix.architecture import GeneratorConfig
-from pix2pixai.trainers.pix2pix.io import replace_atomic, write_json_atomic
 from pix2pixai.trainers.pix2pix.padding import crop, pad_to_pow2
 from pix2pixai.trainers.pix2pix.scaling import MapScale
 
@@ -69,8 +69,8 @@ class GeneratorBundle:
     def save(self, out_dir: Path) -> None:
         """Write ``generator.keras`` and ``generator.json`` atomically into ``out_dir``."""
         out_dir = Path(out_dir)
-        replace_atomic(out_dir / MODEL_FILE, self.generator.save, suffix=".keras")
-        write_json_atomic(out_dir / META_FILE, {
+        write_file(out_dir / MODEL_FILE, self.generator.save, suffix=".keras")
+        write_json(out_dir / META_FILE, {
             "scale": self.scale.to_dict(), "config": self.config.to_dict(), "seed": self.seed,
             "original_hw": list(self.original_hw), "in_channels": self.in_channels,
         })

@@ -10,7 +10,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from pix2pixai.trainers.pix2pix.io import write_json_atomic
+from pix2pixai.atomic import write_json
 
 HISTORY_KEYS = ("d_loss", "g_gan", "g_l1", "g_batch_std")
 
@@ -71,7 +71,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         self.checkpoint.epoch.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
-        write_json_atomic(self.history_path, self.history)
+        write_json(self.history_path, self.history)
 
 
 def read_history(path: Path, epochs_done: int) -> dict[str, list[float]]:

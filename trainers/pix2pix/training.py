@@ -37,12 +37,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pix2pixai.atomic import write_json
 from pix2pixai.trainers.determinism import enable_determinism
 from pix2pixai.trainers.distribute import replicas
 from pix2pixai.trainers.pix2pix.architecture import GeneratorConfig, build_discriminator, build_generator
 from pix2pixai.trainers.pix2pix.bundle import GeneratorBundle
 from pix2pixai.trainers.pix2pix.callbacks import EpochCheckpoint, GanHealthMonitor, read_history
-from pix2pixai.trainers.pix2pix.io import write_json_atomic
 from pix2pixai.trainers.pix2pix.model import Pix2Pix
 from pix2pixai.trainers.pix2pix.padding import pow2_side, valid_mask
 from pix2pixai.trainers.pix2pix.scaling import MapScale
@@ -193,7 +193,7 @@ class _GanTrainer:
             resume = False
         if not resume and ckpt_dir.exists():
             shutil.rmtree(ckpt_dir)
-        write_json_atomic(ckpt_dir / SETTINGS_FILE, settings)
+        write_json(ckpt_dir / SETTINGS_FILE, settings)
         manager = tf.train.CheckpointManager(self.checkpoint, str(ckpt_dir), max_to_keep=1)
         if resume and manager.latest_checkpoint:
             self.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
