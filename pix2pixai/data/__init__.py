@@ -30,6 +30,8 @@ _EXPORTS = {
     # per-curve features (period, folded shape) for a classifier's second input
     "FEATURE_NAMES": "pix2pixai.data.features",
     "lightcurve_features": "pix2pixai.data.features",
+    # a dmdt attribution shared back to the observations (module name differs, as for dmdt)
+    "observation_importance": "pix2pixai.data.lightcurve_importance",
     # cadence diagnostics
     "CadenceReport": "pix2pixai.data.cadence",
     "cadence_report": "pix2pixai.data.cadence",
