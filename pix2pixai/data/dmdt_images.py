@@ -245,7 +245,11 @@ def augment_noise(mag: np.ndarray, magerr: np.ndarray, rng: np.random.Generator)
     A third of the error keeps each copy well inside the measurement errors: pair bins change a
     little, class signatures do not. ``mag``/``magerr`` (n,); returns float64 (n,).
     """
-    return np.asarray(mag, np.float64) + rng.normal(0.0, np.asarray(magerr, np.float64) / 3.0)
+    errors = np.asarray(magerr, np.float64)
+    if not np.all(np.isfinite(errors)):
+        raise InputError("noise augmentation needs each point's magnitude error; this curve has none (no magerr "
+                         "column in its table?)")
+    return np.asarray(mag, np.float64) + rng.normal(0.0, errors / 3.0)
 
 
 def augment_lightcurves(curves: Sequence[LightCurve], n_copies: int, seed: int) -> list[LightCurve]:

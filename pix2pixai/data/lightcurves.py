@@ -1,4 +1,6 @@
-"""Light curves: one object's photometric time series, read from CSV, arrays or the offsets ``.npz``.
+"""Light curves: one object's photometric time series, read from tables (CSV, ECSV, FITS, Parquet, an
+astropy Table or a pandas DataFrame: :mod:`pix2pixai.data.lightcurve_tables`), arrays or the offsets
+``.npz``.
 
 Every reader funnels through :func:`_validated_curve`, so all curves obey one contract: float64
 ``mjd``/``mag``/``magerr`` (a float32 MJD near 5e4 resolves only ~5.6 minutes, which would merge the
@@ -12,17 +14,17 @@ magnitude (the ``(mjd, mag)`` order reproduces the reference dmdts).
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
+from pix2pixai.data.lightcurve_tables import TABLE_SUFFIXES, Columns, band_names, columns_of_file, columns_of_table
 from pix2pixai.errors import InputError, where
 
 logger = logging.getLogger(__name__)
@@ -35,16 +37,6 @@ MAG_LIMIT = 50.0
 #: kept, since reference dmdts include such pairs (they fall outside the dt bins), but logged.
 MAX_SPAN_DAYS = 1e5
 
-#: Accepted column names (lower case) for each field, first match wins.
-_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "lcid": ("lcid", "id"),
-    "mjd": ("mjd",),
-    "mag": ("mag",),
-    "magerr": ("magerr",),
-    "band": ("band", "filter"),
-    "label": ("label", "class"),
-}
-_REQUIRED = ("mjd", "mag", "magerr")
 _NPZ_KEYS = ("ids", "offsets", "mjd", "mag", "magerr")
 
 
@@ -104,13 +96,20 @@ def lightcurves_from_arrays(
     return _validated_curve(curve, source=f"arrays for {lcid!r}", rows=np.arange(1, len(curve) + 1))
 
 
-def read_lightcurves(path_or_paths: str | Path | Iterable[str | Path]) -> list[LightCurve]:
-    """Read light curves from CSV file(s) or folder(s) (a folder: all ``*.csv`` in sorted order).
+def read_lightcurves(source: str | Path | Iterable[str | Path] | Any) -> list[LightCurve]:
+    """Read light curves from table file(s), folder(s) or an in-memory table.
 
-    Columns (case-insensitive): ``lcid``/``ID``, ``mjd``, ``mag``, ``magerr``, optional ``band``/
-    ``filter`` and ``label``/``class``; others (RA, Dec, ...) are ignored. A file may hold one object or
-    a long table of many ids (curves keep the order of first appearance); without an id column the
-    file stem is the id. Empty cells count as missing measurements (dropped like NaN).
+    ``source``: a path or paths (``.csv``, ``.ecsv``, ``.fits``/``.fit``/``.fts`` binary tables,
+    ``.parquet``; a folder: every such file in sorted order), or an astropy ``Table`` /
+    ``TimeSeries`` or pandas ``DataFrame``. Columns are found by name, case-insensitively
+    (:data:`~pix2pixai.data.lightcurve_tables.FIELD_ALIASES`, ZTF's included): time (``mjd``/``hjd``
+    ...), magnitude (``mag``/``magpsf``), optional error (``magerr``/``sigmapsf``: a dmdt does not use
+    it; without it ``magerr`` is NaN, and features or noise augmentation that need it say so),
+    optional id (``lcid``/``ID``/``oid``...), band (``band``/``filter``/``filtercode``/``fid``: ZTF ids
+    and codes become g/r/i), ``label``/``class``, and ``catflags`` (ZTF quality flags: rows with a
+    non-zero flag are dropped and counted). Other columns are ignored. A table may hold one object or
+    many ids (curves keep the order of first appearance); without an id column the file stem (or
+    ``"curve"``) is the id. Empty or masked cells count as missing measurements (dropped like NaN).
 
     Raises
     ------
@@ -118,17 +117,21 @@ def read_lightcurves(path_or_paths: str | Path | Iterable[str | Path]) -> list[L
         Missing file or column, empty file, non-numeric value, negative error, fewer than 2 points,
         conflicting labels for one id: the message names the file, 1-based data row and field.
     """
-    paths = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
+    if not isinstance(source, (str, Path)) and (hasattr(source, "colnames") or hasattr(source, "columns")):
+        return _curves_from_columns(columns_of_table(source, origin=type(source).__name__), default_id="curve")
+    paths = [source] if isinstance(source, (str, Path)) else list(source)
     curves: list[LightCurve] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(path.glob("*.csv"))
+            files = sorted(f for f in path.iterdir() if f.suffix.lower() in TABLE_SUFFIXES)
             if not files:
-                raise InputError(f"{path}: folder holds no *.csv light curves")
+                raise InputError(f"{path}: folder holds no light-curve tables ({', '.join(TABLE_SUFFIXES)})")
             for file in files:
-                curves.extend(_read_csv(regular_file(file, "a light-curve CSV")))
+                checked = regular_file(file, "a light-curve table")
+                curves.extend(_curves_from_columns(columns_of_file(checked), default_id=file.stem))
         else:
-            curves.extend(_read_csv(regular_file(path, "a light-curve CSV or a folder of them")))
+            checked = regular_file(path, "a light-curve table or a folder of them")
+            curves.extend(_curves_from_columns(columns_of_file(checked), default_id=path.stem))
     return curves
 
 
@@ -193,60 +196,40 @@ def read_lightcurves_npz(path: str | Path) -> list[LightCurve]:
     return curves
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
-    """The non-empty rows of a UTF-8 CSV; undecodable bytes, NUL bytes and over-long fields are an
-    InputError naming the file and line (the csv module's own errors name neither)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            return [row for row in reader if row]
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x}); "
-                             "expected a UTF-8 CSV (re-save it as UTF-8)") from None
-        except csv.Error as exc:
-            raise InputError(f"{path}, line {reader.line_num}: unreadable CSV ({exc}); expected a text table "
-                             "with one light-curve point per line") from None
+def _curves_from_columns(columns: Columns, default_id: str) -> list[LightCurve]:
+    """One validated curve per id of a table's columns (see :func:`read_lightcurves`)."""
+    origin, n = columns.origin, columns.n_rows
 
+    def numbers(field: str) -> np.ndarray:
+        raw = columns.values[field]
+        return _parse_numbers(raw, origin, field) if columns.text else raw
 
-def _read_csv(path: Path) -> list[LightCurve]:
-    rows = _csv_rows(path)
-    if not rows:
-        raise InputError(f"{path}: empty file; expected a header with mjd, mag, magerr and at least 2 data rows")
-    header = [name.strip().lower() for name in rows[0]]
-    used = {alias for aliases in _COLUMN_ALIASES.values() for alias in aliases}
-    repeated = sorted({name for name in header if name in used and header.count(name) > 1})
-    if repeated:
-        raise InputError(f"{path}: column(s) {repeated} appear more than once in the header {rows[0]}; "
-                         "expected each column once")
-    columns = {field: next((header.index(a) for a in aliases if a in header), None)
-               for field, aliases in _COLUMN_ALIASES.items()}
-    missing = [field for field in _REQUIRED if columns[field] is None]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {missing}; header is {rows[0]}, expected "
-                         "mjd, mag, magerr (+ optional lcid/ID, band/filter, label/class)")
-    data = rows[1:]
-    if not data:
-        raise InputError(f"{path}: empty file (header only); expected at least 2 data rows")
-    width = max(index for index in columns.values() if index is not None) + 1
-    for row_number, row in enumerate(data, start=1):
-        if len(row) < width:
-            raise InputError(f"{where(path, row_number)}expected at least {width} fields, got {len(row)}")
-    text = {field: np.array([row[index].strip() for row in data]) for field, index in columns.items()
-            if index is not None}
-    values = {field: _parse_numbers(text[field], path, field) for field in _REQUIRED}
-    ids = text["lcid"] if "lcid" in text else np.full(len(data), path.stem)
+    values = {field: numbers(field) for field in ("mjd", "mag")}
+    values["magerr"] = numbers("magerr") if "magerr" in columns.values else np.full(n, np.nan)
+    keep = np.ones(n, dtype=bool)
+    if "catflags" in columns.values:
+        flags = numbers("catflags")
+        keep = ~(np.isfinite(flags) & (flags != 0))
+        if not keep.all():
+            logger.warning("%s: dropped %d of %d row(s) with catflags != 0 (ZTF quality flags)", origin,
+                           int((~keep).sum()), n)
+    ids = columns.values.get("lcid", np.full(n, default_id))
+    bands = band_names(columns.values["band"]) if "band" in columns.values else None
     unique_ids, first_row, curve_of_row = np.unique(ids, return_index=True, return_inverse=True)
     curves = []
     for k in np.argsort(first_row):
-        rows_k = np.flatnonzero(curve_of_row == k)
+        rows_k = np.flatnonzero((curve_of_row == k) & keep)
+        if rows_k.size == 0:
+            raise InputError(f"{origin}: curve {unique_ids[k]!r} has no row left after dropping catflags != 0")
         curve = LightCurve(unique_ids[k], values["mjd"][rows_k], values["mag"][rows_k], values["magerr"][rows_k],
-                           label=_one_label(text.get("label"), rows_k, path),
-                           band=None if "band" not in text else text["band"][rows_k])
-        curves.append(_validated_curve(curve, source=str(path), rows=rows_k + 1))
+                           label=_one_label(columns.values.get("label"), rows_k, origin),
+                           band=None if bands is None else bands[rows_k])
+        curves.append(_validated_curve(curve, source=origin, rows=rows_k + 1,
+                                       has_errors="magerr" in columns.values))
     return curves
 
 
-def _parse_numbers(cells: np.ndarray, path: Path, field: str) -> np.ndarray:
+def _parse_numbers(cells: np.ndarray, path: str | Path, field: str) -> np.ndarray:
     """Parse one column of text cells to float64; empty cells become NaN (dropped later)."""
     filled = np.where(cells == "", "nan", cells)
     try:
@@ -260,7 +243,7 @@ def _parse_numbers(cells: np.ndarray, path: Path, field: str) -> np.ndarray:
         raise
 
 
-def _one_label(labels: np.ndarray | None, rows: np.ndarray, path: Path) -> str | None:
+def _one_label(labels: np.ndarray | None, rows: np.ndarray, path: str | Path) -> str | None:
     if labels is None:
         return None
     found = sorted(set(labels[rows]) - {""})
@@ -269,12 +252,15 @@ def _one_label(labels: np.ndarray | None, rows: np.ndarray, path: Path) -> str |
     return found[0] if found else None
 
 
-def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray) -> LightCurve:
+def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray, *, has_errors: bool = True) -> LightCurve:
     """Drop non-finite rows, refuse negative errors and < 2 points, sort by (mjd, mag).
 
-    ``rows`` gives each point's 1-based data row in ``source``, for error messages.
+    ``rows`` gives each point's 1-based data row in ``source``, for error messages; ``has_errors``
+    False: the source has no error column (``magerr`` all NaN), so errors decide no row's fate.
     """
-    finite = np.isfinite(curve.mjd) & np.isfinite(curve.mag) & np.isfinite(curve.magerr)
+    finite = np.isfinite(curve.mjd) & np.isfinite(curve.mag)
+    if has_errors:
+        finite &= np.isfinite(curve.magerr)
     dropped = int(finite.size - np.count_nonzero(finite))
     if dropped:
         logger.warning("%s: dropped %d row(s) with NaN/inf in mjd, mag or magerr (curve %s)",

@@ -71,7 +71,7 @@ def test_non_finite_rows_are_dropped_counted_and_logged(tmp_path, caplog):
     [
         ("", ["empty"]),
         ("mjd,mag,magerr\n", ["empty", "header only"]),
-        ("mjd,mag\n1,2\n3,4\n", ["magerr", "missing column"]),
+        ("mjd,magerr\n1,0.1\n3,0.1\n", ["['mag']", "missing column"]),
         ("mjd,mag,magerr\n1,2,0.1\n2,x7,0.1\n", ["row 2", "'mag'", "x7"]),
         ("mjd,mag,magerr\n1,2,0.1\n2,3,-0.1\n", ["row 2", "'magerr'", "negative"]),
         ("mjd,mag,magerr\n1,2,0.1\n2,nan,0.1\n", ["1 usable point", "at least 2"]),
@@ -143,3 +143,67 @@ def test_curve_spanning_centuries_is_kept_but_logged(caplog):
     with caplog.at_level(logging.WARNING):
         lightcurves_from_arrays(mjd[1:], np.full(3, 15.0), np.full(3, 0.05), lcid="fine")
     assert "JD/MJD" not in caplog.text
+
+
+def _ztf_table():
+    """A ZTF-style table: two objects, both bands, ZTF's column names, one flagged row."""
+    from astropy.table import Table
+
+    rng = np.random.default_rng(0)
+    n = 12
+    return Table({
+        "oid": np.repeat(["ZTF1", "ZTF2"], n // 2), "hjd": np.arange(n, dtype=float) + 58000.4,
+        "mjd": np.arange(n, dtype=float) + 58000.0, "magpsf": 18 + rng.normal(0, 0.1, n),
+        "sigmapsf": np.full(n, 0.05), "fid": np.tile([1, 2], n // 2), "catflags": np.eye(1, n, 3, dtype=int)[0],
+        "ra": np.full(n, 10.0),
+    })
+
+
+def _check_ztf(curves):
+    assert [c.lcid for c in curves] == ["ZTF1", "ZTF2"]
+    assert len(curves[0]) == 5 and len(curves[1]) == 6  # catflags != 0 dropped (row 4 of ZTF1)
+    np.testing.assert_array_equal(curves[1].mjd, np.arange(6, 12) + 58000.0)  # mjd preferred over hjd
+    assert set(curves[0].band) == {"g", "r"} and np.all(curves[0].magerr == 0.05)
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".ecsv", "ascii.ecsv"), (".fits", "fits"), (".parquet", "parquet"),
+                                         (".csv", "ascii.csv")])
+def test_table_files_with_ztf_column_names(tmp_path, suffix, fmt, caplog):
+    path = tmp_path / f"ztf{suffix}"
+    _ztf_table().write(path, format=fmt)
+    with caplog.at_level(logging.WARNING):
+        curves = read_lightcurves(path)
+    _check_ztf(curves)
+    assert "1 of 12 row(s) with catflags != 0" in caplog.text
+
+
+def test_astropy_table_and_pandas_dataframe_in_memory():
+    table = _ztf_table()
+    _check_ztf(read_lightcurves(table))
+    _check_ztf(read_lightcurves(table.to_pandas()))
+
+
+def test_timeseries_time_column_gives_mjd():
+    from astropy.time import Time
+    from astropy.timeseries import TimeSeries
+
+    series = TimeSeries(time=Time(58000.0 + np.arange(5.0), format="mjd"), data={"mag": 15 + 0.1 * np.arange(5.0)})
+    (curve,) = read_lightcurves(series)
+    np.testing.assert_allclose(curve.mjd, 58000.0 + np.arange(5.0))
+    assert np.all(np.isnan(curve.magerr))  # no error column: errors are unknown, not invented
+
+
+def test_magerr_is_optional_for_a_dmdt_but_augmentation_says_it_needs_it(tmp_path):
+    from pix2pixai.data.dmdt_images import augment_lightcurves, dmdt_from_lightcurves
+
+    curves = read_lightcurves(write(tmp_path, "noerr.csv", "mjd,mag\n1,15\n2,15.5\n4,15.2\n"))
+    assert dmdt_from_lightcurves(curves).shape == (1, 22, 24)
+    with pytest.raises(InputError, match="magnitude error"):
+        augment_lightcurves(curves, 1, seed=0)
+
+
+def test_a_folder_reads_every_table_format_in_sorted_order(tmp_path):
+    _ztf_table()[:6].write(tmp_path / "a.fits")
+    write(tmp_path, "b.csv", "mjd,mag,magerr\n1,15,0.1\n2,15.5,0.1\n")
+    write(tmp_path, "notes.txt", "not a light curve")
+    assert [c.lcid for c in read_lightcurves(tmp_path)] == ["ZTF1", "b"]
