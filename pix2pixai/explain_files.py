@@ -193,16 +193,11 @@ def parse_params(items: Sequence[str], methods: Sequence[str]) -> dict[str, dict
     return params
 
 
-def _parameters(method: str) -> set[str]:
+def _parameters(method: str) -> frozenset[str]:
     """Keyword parameters of a producer (beyond model, x, targets, score, which the command sets)."""
-    import inspect
+    from pix2pixai.producers.registry import method_record
 
-    from pix2pixai.producers.registry import PRODUCERS
-
-    names = set(inspect.signature(PRODUCERS[method]).parameters) - {"model", "x", "targets", "score", "params"}
-    if method == "gradcam++":  # takes gradcam's parameters through **params, all but the weighting
-        names |= _parameters("gradcam") - {"weighting"}
-    return names
+    return method_record(method).parameters()
 
 
 def explain_files(
@@ -227,11 +222,11 @@ def explain_files(
     (see :func:`parse_params`). Provenance records the model and input file names and sizes and the
     model's weight hash, so resuming with other files is refused.
     """
-    from pix2pixai.producers import METHODS
+    from pix2pixai.producers.registry import INPUT_METHODS
 
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in INPUT_METHODS]
     if unknown or not methods:
-        raise InputError(f"--method {','.join(methods)}: expected a comma-separated list of {list(METHODS)}")
+        raise InputError(f"--method {','.join(methods)}: expected a comma-separated list of {list(INPUT_METHODS)}")
     if chunk < 1:
         raise InputError(f"--chunk {chunk}: expected a positive number of rows")
     per_method = parse_params(params, methods)

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
-from pix2pixai.producers.graph import graph_tensors, model_above
-from pix2pixai.producers.input_gradient import backward_chain, fast_front
+from pix2pixai.producers.fast_paths import FastPaths
+from pix2pixai.producers.graph import graph_tensors
 
 SCORES = ("logit", "probability")
 DEFAULT_BATCH_SIZE = 256
@@ -69,8 +69,10 @@ class Inputs:
 class ScoreModel:
     """The user's model seen as ``inputs -> class scores [N, K]`` (logit or probability).
 
-    Built once per (model, score, image_input) and cached, so that its ``tf.function`` s are traced once
-    and reused across calls (tracing costs more than a forward pass of a small CNN).
+    It owns what every producer explains: the score function of the head's input, the sanitised inputs
+    and the targets. How its graphs run (fast paths or the model's own layers) and its compiled
+    functions are its :class:`~pix2pixai.producers.fast_paths.FastPaths`. Built once per (model, score,
+    image_input) and cached (:func:`score_model`), so that its ``tf.function`` s are traced once.
     """
 
     def __init__(self, model: Any, score: str = "logit", image_input: str | None = None):
@@ -86,19 +88,13 @@ class ScoreModel:
         self.image_shape = tuple(int(d) for d in shape)
         self.head = model.layers[-1]
         self.head_activation = _head_activation(self.head)
-        head_input = graph_tensors(model, self.head)[0]
-        self._front = fast_front(model, self.image_input, head_input)
-        self._features = self._sub_model(head_input)
-        self._plain_features = self._whole_model(head_input)
+        self._fast = FastPaths(model, self.input_names, self.image_input, graph_tensors(model, self.head)[0])
         n_out = int(model.outputs[0].shape[-1])
         self.single_sigmoid = n_out == 1
         if self.single_sigmoid and self.head_activation == "softmax":
             raise InputError("model has one softmax output: its probability is always 1, nothing to explain")
         self.n_classes = 2 if self.single_sigmoid else n_out
-        self._layer_models: dict[str, Any] = {}
-        self._compiled: dict[str, Callable[..., Any]] = {}
         self.rows_per_call = rows_per_call_of(model)
-        self._chain = backward_chain(model, self.image_input, head_input)
 
     # ------------------------------------------------------------------ scores from head features
     def scores_from_features(self, features: Any) -> Any:
@@ -127,7 +123,7 @@ class ScoreModel:
 
     def call(self, inputs: Sequence[Any]) -> Any:
         """Class scores ``[N, K]`` for model inputs given in ``model.inputs`` order."""
-        return self.scores_from_features(self._features(inputs))
+        return self.scores_from_features(self._fast.features(inputs))
 
     def with_layer(self, layer_name: str) -> Callable[..., tuple[Any, Any]]:
         """``run(inputs, watch=None) -> (activations of layer_name, class scores)`` sharing the model's weights.
@@ -136,71 +132,13 @@ class ScoreModel:
         from them, so a tape differentiates the scores with respect to the activations even where the
         fused kernels of the fast front, which no tape records, produced them.
         """
-        if layer_name not in self._layer_models:
-            self._layer_models[layer_name] = self._layer_and_features(layer_name)
-        sub = self._layer_models[layer_name]
+        sub = self._fast.layer_and_features(layer_name)
 
         def run(inputs: Sequence[Any], watch: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
             activations, features = sub(inputs, watch)
             return activations, self.scores_from_features(features)
 
         return run
-
-    def _layer_and_features(self, layer_name: str) -> Callable[..., tuple[Any, Any]]:
-        layer_out = graph_tensors(self.model, self.model.get_layer(layer_name))[1]
-        head_input = graph_tensors(self.model, self.head)[0]
-        above = model_above(self.model, layer_out, self.image_input, head_input)
-        if above is None:  # the image reaches the head around the layer too: one Keras graph for both
-            both = self._whole_model([layer_out, head_input])  # Keras layers: tapes record them via their weights
-            return lambda inputs, watch: tuple(both(inputs))
-        sub, other_names = above
-        to_layer = self._sub_model(layer_out)
-
-        def through(inputs: Sequence[Any], watch: Callable[[Any], Any] | None) -> tuple[Any, Any]:
-            activations = to_layer(inputs)
-            if watch is not None:
-                watch(activations)
-            others = [inputs[self.input_names.index(name)] for name in other_names]
-            return activations, sub(_structure([activations, *others]), training=False)
-
-        return through
-
-    def _sub_model(self, outputs: Any) -> Callable[[Sequence[Any]], Any]:
-        """``model inputs (list) -> outputs`` (symbolic tensors of the model's graph), as TF ops.
-
-        Through the fast front (:class:`pix2pixai.producers.input_gradient.FastFront`) and a Keras
-        sub-model above it where every output lies at or above the front; else a Keras sub-model of the
-        whole model, which also serves a batch on which the front's dormant filters might wake.
-        """
-        import tensorflow as tf
-
-        whole = self._whole_model(outputs)
-        front = self._front
-        if front is None:
-            return whole
-        if outputs is front.top:
-            sub, other_names = None, ()
-        else:
-            above = model_above(self.model, front.top, self.image_input, outputs)
-            if above is None:
-                return whole
-            sub, other_names = above
-        image_at = self.input_names.index(self.image_input)
-
-        def run(inputs: Sequence[Any]) -> Any:
-            top, asleep = front(inputs[image_at])
-            others = [inputs[self.input_names.index(name)] for name in other_names]
-            fast = (lambda: top) if sub is None else (lambda: sub(_structure([top, *others]), training=False))
-            return fast() if asleep is None else tf.cond(asleep, fast, lambda: whole(inputs))
-
-        return run
-
-    def _whole_model(self, outputs: Any) -> Callable[[Sequence[Any]], Any]:
-        """``model inputs (list) -> outputs`` by a Keras sub-model of the whole model (the model's own layers)."""
-        import keras
-
-        whole = keras.Model(self.model.inputs, outputs)
-        return lambda inputs: whole(_structure(inputs), training=False)
 
     # --------------------------------------------------------------------------- input handling
     def inputs(self, x: Any) -> Inputs:
@@ -272,11 +210,7 @@ class ScoreModel:
 
     def compiled(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` wrapped in a ``tf.function`` cached on this score model under ``key``."""
-        import tensorflow as tf
-
-        if key not in self._compiled:
-            self._compiled[key] = tf.function(fn, reduce_retracing=True)
-        return self._compiled[key]
+        return self._fast.compiled(key, fn)
 
     def gradients(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target scores ``S_t(x)`` ``[N]`` and their gradients ``dS_t/dx`` ``[N, H, W, C]`` (one compiled call)."""
@@ -292,32 +226,8 @@ class ScoreModel:
         Every gradient producer goes through here, so all of them get the hand-written backward pass of
         the layers nearest the image (:mod:`pix2pixai.producers.input_gradient`) where it applies.
         """
-        import tensorflow as tf
-
-        chain = self._chain
-        if chain is None:
-            return self._tape_scores_and_gradient(image, others, targets)
-        top, records, asleep = chain.forward(image)
-
-        def through_chain() -> tuple[Any, Any]:
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(top)
-                scores = target_scores(self.scores_from_features(chain.features(top, others)), targets)
-            return scores, chain.input_gradient(tape.gradient(scores, top), records)
-
-        if asleep is None:
-            return through_chain()
-        return tf.cond(asleep, through_chain, lambda: self._tape_scores_and_gradient(image, others, targets))
-
-    def _tape_scores_and_gradient(self, image: Any, others: Mapping[str, Any], targets: Any) -> tuple[Any, Any]:
-        """Target scores and ``dS_t/dx`` differentiated by TF's tape through the model's own layers."""
-        import tensorflow as tf
-
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(image)
-            features = self._plain_features(self.model_inputs(image, others))
-            scores = target_scores(self.scores_from_features(features), targets)
-        return scores, tape.gradient(scores, image)
+        return self._fast.input_gradient(image, others, self.model_inputs(image, others),
+                                         lambda features: target_scores(self.scores_from_features(features), targets))
 
     def target_scores(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> np.ndarray:
         """Target scores ``S_t(x)`` ``[N]`` without gradients (compiled forward pass)."""
@@ -416,10 +326,8 @@ def batch_size_of(batch_size: int | None) -> int:
 def rows_per_call_of(model: Any) -> int:
     """Inputs per compiled call so that the model's largest layer activation fits :data:`ACTIVATION_BUDGET_BYTES`.
 
-    Why: on CPU a call is fastest while its activations stay cache-sized. Measured here (2 cores): the
-    braai VGG6 (63x63x3, 238 KB per input in its first conv layer) ran forward passes about 3x and
-    gradients about 2x faster per input in calls of 32 than of 256; the CRTS CNN (23 KB per input)
-    was fastest near 256. The result is capped at :data:`DEFAULT_BATCH_SIZE` x 2 and is at least 1.
+    Why: on CPU a call is fastest while its activations stay cache-sized (measurements:
+    ``docs/benchmarks.md``). The result is capped at :data:`DEFAULT_BATCH_SIZE` x 2 and is at least 1.
     """
     largest = 0
     for layer in model.layers:
@@ -432,11 +340,6 @@ def rows_per_call_of(model: Any) -> int:
     if largest == 0:
         return DEFAULT_BATCH_SIZE
     return int(np.clip(ACTIVATION_BUDGET_BYTES // largest, 1, 2 * DEFAULT_BATCH_SIZE))
-
-
-def _structure(inputs: Sequence[Any]) -> Any:
-    """Keras wants a bare tensor for a one-input model and a list otherwise."""
-    return inputs[0] if len(inputs) == 1 else list(inputs)
 
 
 def _pick_image_input(names: list[str], image_input: str | None) -> str:

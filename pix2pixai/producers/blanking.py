@@ -16,11 +16,10 @@ Speed: a window whose pixels all equal the baseline leaves the input unchanged, 
 exactly 0 and it is skipped (only ~27% of real CRTS dmdt bins are non-empty). All remaining occluded
 inputs of a group of inputs are built with vectorised indexing and scored in compiled batches whose
 occluded-input tensor stays under ``memory_bytes`` and holds at most the model's cache-sized call
-(:attr:`pix2pixai.producers.base.ScoreModel.rows_per_call`; on the braai VGG6, calls of 35 occluded
-triplets ran 1.3x faster than calls of 176). Where the layers below the model's first pooling allow it
-(:mod:`pix2pixai.producers.receptive_field`), an occluded copy is only the crop of the input that the
-window can influence: those layers run on the crop, and the rest of the model on the clean feature
-map with the changed cells replaced.
+(:attr:`pix2pixai.producers.base.ScoreModel.rows_per_call`). Where the layers below the model's first
+pooling allow it (:mod:`pix2pixai.producers.receptive_field`), an occluded copy is only the crop of the
+input that the window can influence: those layers run on the crop, and the rest of the model on the
+clean feature map with the changed cells replaced.
 """
 
 from __future__ import annotations

@@ -30,10 +30,7 @@ import numpy as np
 from pix2pixai.errors import InputError
 from pix2pixai.producers.base import ScoreModel, request
 from pix2pixai.producers.gradcam import UPSAMPLING
-
-#: Layers that are the identity at inference and may sit between the maps, the pooling and the head.
-_INFERENCE_IDENTITY = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-                       "AlphaDropout", "ActivityRegularization")
+from pix2pixai.producers.graph import IDENTITY
 
 
 def cam(
@@ -100,7 +97,7 @@ def pooled_layer(model: Any) -> str:
 def _producer(tensor: Any) -> Any:
     """The layer that produced symbolic ``tensor``, looking through inference-time identity layers."""
     layer = tensor._keras_history.operation
-    while layer.__class__.__name__ in _INFERENCE_IDENTITY:
+    while layer.__class__.__name__ in IDENTITY:
         layer = layer.input._keras_history.operation
     return layer
 

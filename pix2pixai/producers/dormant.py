@@ -1,20 +1,19 @@
 """Dormant filters: ReLU convolution filters that no input of a batch can switch on, skipped exactly.
 
-Why: weight decay drives the filters a network stopped using to a negative bias and weights near zero,
-and trained CNNs keep many of them. The real CRTS dmdt CNN has 10 of its 16 first-layer filters and 40
-of its 64 second-layer filters so (weights ~1e-33, biases ~-1e-2; 44 never fire on the 844 real dmdts); their ReLU output is exactly zero for
-every real input, yet every forward and backward pass computes them. Computing only the live filters,
-and only the live input channels of the next convolution, makes the CRTS CNN's second convolution
-6 -> 24 channels instead of 16 -> 64 (about 7x fewer operations) and its first 1 -> 6 instead of 1 -> 16.
-
-Exact, not approximate. Which filters are treated as dormant is decided once from the weights
+A convolution computes only its live filters, and the next convolution reads only its live input
+channels. Which filters are treated as dormant is decided once from the weights
 (:func:`dormant_filters`: negative bias, weights too small to overcome it for any input below
 :data:`DORMANT_REACH` in magnitude); whether they are really off is *checked on every batch* from the
 current weights and the batch itself (:func:`asleep`): a filter's pre-activation is at most
 ``b + sum|K| * max|x|``, so when that bound, widened by :data:`ROUNDING_SLACK` for float32 summation in
 any order, is negative for every dormant filter, each of them outputs exactly 0 on the whole batch.
 When the check fails (inputs of enormous magnitude, or weights trained since the plan was made), the
-caller runs the model's own full computation instead.
+caller runs the model's own full computation instead. Exact, not approximate.
+
+Why: weight decay drives the filters a network stopped using to a negative bias and weights near zero,
+and trained CNNs keep many of them (the real CRTS dmdt CNN: 10 of its 16 first-layer and 40 of its 64
+second-layer filters), yet every forward and backward pass computes them (measurements:
+``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

@@ -1,27 +1,20 @@
 """Shift-and-add kernels for the layers next to the image, written for XLA to fuse into one loop each.
 
-Why: on CPU, TF's kernels are slow exactly where image CNNs start. Measured on a 2-core AMD EPYC
-(AVX2), per call of the producers' size:
-
-* **Thin-input convolution, forward.** oneDNN's ``Conv2D`` of a 1-4 channel image runs at 12-15
-  GFLOP/s: the real CRTS CNN's conv1 (1 -> 16 channels, 5x5, 844 dmdts) 20.6 ms of its 28 ms forward
-  pass, the braai VGG6's conv1 (3 -> 16, 3x3, 64 triplets) 11.9 of 37 ms. Written as ``kh * kw * C``
-  shifted multiply-adds of the image broadcast over the filters, which XLA fuses into one pass over
-  the output: 4.4 ms and 3.6 ms.
-* **Thin-input convolution, backward.** TF's ``Conv2DBackpropInput`` is as slow; one matmul
-  ``P = g @ K^T`` (every output pixel's contribution to its ``kh x kw x C`` input patch) and ``kh * kw``
-  shifted adds fused into one loop (``col2im``) replace it.
-* **Non-overlapping max pooling.** ``MaxPoolGrad`` recomputes the pooling to find each window's
-  maximum (7.8 ms for the CRTS CNN's pool on 364 dmdts). :func:`pool_route` records, in the forward
-  pass, which position of its window each output came from (the first maximum in row-major order,
-  TF's rule); :func:`pool_unroute` sends the gradient back there with no search.
+* **Thin-input convolution, forward**: ``kh * kw * C`` shifted multiply-adds of the image broadcast
+  over the filters, which XLA fuses into one pass over the output.
+* **Thin-input convolution, backward**: one matmul ``P = g @ K^T`` (every output pixel's contribution
+  to its ``kh x kw x C`` input patch) and ``kh * kw`` shifted adds fused into one loop (``col2im``).
+* **Non-overlapping max pooling**: :func:`pool_route` records, in the forward pass, which position of
+  its window each output came from (the first maximum in row-major order, TF's rule);
+  :func:`pool_unroute` sends the gradient back there with no search.
 
 All are exact: the same sums as TF's kernels, in another order (float32 rounding apart), and the same
-routing. Each kernel is compiled on its own (:func:`_compiled`), and only the shift-and-add parts: the
-matmul runs as TF's (XLA's dot ran the braai VGG6's conv1 backward at half the speed), and compiling a
-whole run of layers into one XLA function was slower too (XLA's pooling gradient, 1.6x; a ReLU gate
-recorded beside its activation recomputed the convolution). Not used for wide convolutions: XLA's own
-convolutions were 3-6x slower than oneDNN's there.
+routing. Each kernel is compiled on its own (:func:`_compiled`), and only the shift-and-add parts; the
+matmul runs as TF's, and wide convolutions keep oneDNN's kernels.
+
+Why: on CPU, oneDNN's ``Conv2D`` and ``Conv2DBackpropInput`` of a 1-4 channel image and ``MaxPoolGrad``
+(which searches every window again) are slow and take most of an image CNN's forward and backward
+pass; the fused loops run them several times faster (measurements: ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -83,7 +76,7 @@ def _col2im(kernel_size: tuple[int, int], input_hw: tuple[int, int], before: tup
 
     ``kh * kw`` shifted adds that XLA fuses into one loop over the image; ``before`` is the padding above
     and left of the image. Why not ``kh + kw`` adds (rows, then columns): the intermediate row sums made
-    it 2-5x slower (CRTS conv1, 844 dmdts: 21.7 -> 3.8 ms).
+    it slower (``docs/benchmarks.md``).
     """
     import tensorflow as tf
 

@@ -90,13 +90,6 @@ def gradcam(
     return maps if conv_resolution else req.spatial(maps)
 
 
-def gradcam_plusplus(model: Any, x: Any, targets: Any = None, score: str = "logit", **params: Any) -> np.ndarray:
-    """Grad-CAM++ (``weighting="plusplus"``); same parameters as :func:`gradcam`."""
-    if "weighting" in params:
-        raise InputError("gradcam++ fixes weighting='plusplus': use method 'gradcam' to choose a weighting")
-    return gradcam(model, x, targets, score, weighting="plusplus", **params)
-
-
 def last_conv_layer(model: Any) -> str:
     """Name of the last layer that is a 2-D convolution (Conv2D, SeparableConv2D, DepthwiseConv2D)."""
     for layer in reversed(model.layers):

@@ -6,6 +6,7 @@ image while the graph is a simple run (each tensor feeds one layer, used once), 
 of the model to Keras as a sub-model; both must agree on what counts as a run, and every sub-model
 must be built from the model's own tensors (:func:`graph_tensors`), and both must agree on which layers
 act on each position alone (:func:`is_pointwise`) and which convolutions are plain (:func:`is_plain_conv2d`).
+CAM looks through the same inference-time identity layers (:data:`IDENTITY`) to find its head.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 #: Elementwise activations (a channel's output depends on that channel alone), by Keras function name.
 ELEMENTWISE = frozenset({"linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
                          "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "exponential", "mish"})
-#: Layers that are the identity at inference.
-IDENTITY = frozenset({"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"})
+#: Layers that are the identity at inference (regularisers and noise that act only in training).
+IDENTITY = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+                      "AlphaDropout", "ActivityRegularization"})
 
 
 def activation_name(layer: Any) -> str:

@@ -1,32 +1,23 @@
 """The input gradient ``dS_t/dx``, differentiated by hand through the layers nearest the image.
 
-Why this module exists: every gradient producer (saliency, SmoothGrad, integrated gradients, SHAP) is
-an input gradient, and TF's own kernels are slow on CPU exactly where these image CNNs start, forward
-and backward. Measured on this 2-core CPU (AMD EPYC, AVX2), per call of the producers' size:
+Every gradient producer (saliency, SmoothGrad, integrated gradients, SHAP) is an input gradient. This
+module computes it with the backward pass of the layers next to the image rewritten, and gives every
+forward pass of the producers the same rewritten start (:class:`FastFront`):
 
 * **Thin-channel images** (1-4 channels): the convolution runs forward as XLA-fused shifted
   multiply-adds and backward as one matmul and an XLA-fused ``col2im``, and a non-overlapping max
-  pooling records its routes in the forward pass (:mod:`pix2pixai.producers.fused_kernels`). Same
-  process, real CRTS CNN, saliency of 844 dmdts (forward pass 29 ms): routes 53.8 -> 47.1 ms; with
-  the thin forward as well, 2.2-2.5 -> 1.7-2.0 forward passes.
-* **Wide stride-1 convolutions.** ``Conv2DBackpropInput`` runs at less than half the speed of the
-  forward convolution of the same size: VGG6 conv2 (16 -> 16 on 61x61) 15.2 ms backward against
-  5.3 ms forward. The backward of a stride-1 convolution *is* a forward convolution: the output
-  gradient, zero-padded by ``k - 1 - p_before`` / ``p_before`` (``p_before`` = the forward padding on
-  that side), convolved ("valid") with the kernel flipped in both spatial axes and its channel axes
-  swapped. That runs at forward speed (6.5 ms) where the padded output is not much larger than the
-  input (``H_in W_in / (H_out W_out) <= 1.3``; the CRTS CNN's conv2, 9x10 -> 5x6, is 3x and keeps TF's op).
-All are exact: the same sums as the tape's, in another order (tested to float32 rounding). Tried and
-dropped, since none was faster here: finding the channels whose ReLU is off anew on every batch (the
-gathers of activations cost what the smaller convolutions saved; the plan of
-:mod:`pix2pixai.producers.dormant`, made once from the weights and only *checked* per batch, is what
-pays) and an XLA max-pooling backward that searched each window again (equal bit for bit to
-``MaxPoolGrad``, no faster).
+  pooling records its routes in the forward pass (:mod:`pix2pixai.producers.fused_kernels`).
+* **Wide stride-1 convolutions.** The backward of a stride-1 convolution *is* a forward convolution:
+  the output gradient, zero-padded by ``k - 1 - p_before`` / ``p_before`` (``p_before`` = the forward
+  padding on that side), convolved ("valid") with the kernel flipped in both spatial axes and its
+  channel axes swapped. It replaces ``Conv2DBackpropInput`` where the padded output is not much larger
+  than the input (``H_in W_in / (H_out W_out) <=`` :data:`FLIPPED_MAX_AREA_RATIO`); elsewhere TF's op
+  is kept.
+* **Dormant filters** (:mod:`pix2pixai.producers.dormant`): a convolution computes only its live filters
+  and reads only the live channels below it; an :class:`Expand` step restores all channels where a
+  layer needs them.
 
-**Dormant filters** (:mod:`pix2pixai.producers.dormant`): a convolution computes only its live filters
-and reads only the live channels below it; an :class:`Expand` step restores all channels where a layer
-needs them. Real CRTS CNN: conv2 6 -> 24 channels instead of 16 -> 64; saliency 44 -> 30 ms (about one
-forward pass), Grad-CAM 19 -> 17.5 ms (same process).
+All are exact: the same sums as the tape's, in another order (tested to float32 rounding).
 
 What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
 each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
@@ -35,6 +26,11 @@ padding, cropping) whose output feeds exactly the next layer, up to the last con
 whose backward is rewritten. TF's tape differentiates everything above the chain (the head, a
 concatenation with other model inputs, unsupported layers), so any model works; a model with no
 rewritten step next to its image keeps the plain tape gradient.
+
+Why this design: on CPU, TF's kernels are slowest exactly where image CNNs start (thin-input
+convolutions, ``Conv2DBackpropInput``, ``MaxPoolGrad``); rewriting only those layers brings a saliency
+map to about one forward pass while the tape keeps every model working (measurements and the variants
+tried: ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -284,9 +280,9 @@ class FastFront:
     """The layers from the image up to its last fused or compacted convolution, run forward by :func:`run_steps`.
 
     Why: every forward pass of the producers (predictions, Grad-CAM's activations, blanking's scores)
-    starts with these layers, which the model's own forward runs at oneDNN's thin-input speed (the
-    CRTS CNN's conv1: 20.6 of its 28 ms) and with all its dormant filters. ``top`` is the symbolic
-    tensor the last step outputs, from which Keras runs the rest.
+    starts with these layers, which the model's own forward runs at oneDNN's slow thin-input speed and
+    with all its dormant filters. ``top`` is the symbolic tensor the last step outputs, from which Keras
+    runs the rest.
     """
 
     steps: tuple[Step, ...]

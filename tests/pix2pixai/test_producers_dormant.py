@@ -52,7 +52,7 @@ def test_dormant_filters_are_read_from_the_weights():
 
 
 def test_plan_computes_live_filters_and_reads_live_channels():
-    steps = score_model(_dormant_cnn())._chain.steps
+    steps = score_model(_dormant_cnn())._fast.chain.steps
     assert [type(s) for s in steps] == [Convolution, MaxPoolRoute, Convolution, Expand]
     assert steps[0].kept_out == (0, 2, 3, 5)
     assert steps[2].kept_in == (0, 2, 3, 5) and steps[2].kept_out == (1, 2, 3, 4, 7)
@@ -62,7 +62,7 @@ def test_plan_computes_live_filters_and_reads_live_channels():
 def test_gradients_and_forward_equal_keras_while_dormant_filters_sleep():
     model, x = _dormant_cnn(), _inputs()
     sm = score_model(model)
-    assert bool(run_steps(sm._chain.steps, tf.constant(x))[2])
+    assert bool(run_steps(sm._fast.chain.steps, tf.constant(x))[2])
     _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2], np.int32))
     for layer in ("first", "second"):
         activations, logits = sm.with_layer(layer)([tf.constant(x)])
@@ -77,7 +77,7 @@ def test_inputs_that_wake_dormant_filters_get_the_models_own_result():
     ref_activations, ref_logits = _layer_and_logits(model, "first", x)
     assert np.abs(ref_activations[..., list(FIRST_DORMANT)]).max() > 0  # really awake
     sm = score_model(model)
-    assert not bool(run_steps(sm._chain.steps, tf.constant(x))[2])
+    assert not bool(run_steps(sm._fast.chain.steps, tf.constant(x))[2])
     _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2], np.int32))
     np.testing.assert_allclose(sm.predict(sm.inputs(x)), ref_logits, rtol=1e-5)
     activations, _ = sm.with_layer("first")([tf.constant(x)])
@@ -93,7 +93,7 @@ def test_weights_trained_after_the_plan_are_checked_on_every_batch():
     kernel, bias = layer.get_weights()
     bias[list(SECOND_DORMANT)] = 0.2
     layer.set_weights([kernel, bias])
-    assert not bool(run_steps(sm._chain.steps, tf.constant(x))[2])
+    assert not bool(run_steps(sm._fast.chain.steps, tf.constant(x))[2])
     _assert_equals_tape(model, x, np.array([2, 1, 0, 2, 1, 0], np.int32))
     np.testing.assert_allclose(sm.predict(sm.inputs(x)), _layer_and_logits(model, "second", x)[1], rtol=1e-5, atol=1e-6)
 
@@ -107,7 +107,7 @@ def test_a_layer_with_per_channel_parameters_gets_all_channels_back():
     model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(h)))
     _put_to_sleep(model.get_layer("first"), (0, 3))
     model.layers[2].moving_mean.assign(np.linspace(-0.5, 0.5, 5).astype(np.float32))
-    steps = score_model(model)._chain.steps
+    steps = score_model(model)._fast.chain.steps
     assert [type(s) for s in steps] == [Convolution, Expand, ChannelWise, Convolution]
     _assert_equals_tape(model, np.random.default_rng(5).random((4, 12, 12, 1), np.float32), np.array([0, 1, 2, 0]))
 
@@ -121,7 +121,7 @@ def test_real_crts_cnn_dormant_filters_are_off_on_every_real_dmdt():
         activations = keras.Model(model.inputs, model.get_layer(name).output)(x).numpy()
         assert np.all(activations[..., list(dormant)] == 0)
         assert activations.max() > 0
-    assert bool(run_steps(score_model(model)._chain.steps, tf.constant(x))[2])
+    assert bool(run_steps(score_model(model)._fast.chain.steps, tf.constant(x))[2])
 
 
 @pytest.mark.parametrize("method", ["gradcam", "saliency"])
@@ -132,6 +132,6 @@ def test_real_crts_cnn_maps_equal_those_with_no_filter_left_out(method, monkeypa
     monkeypatch.setattr(dormant, "dormant_filters", lambda layer: ())
     full = keras.models.clone_model(model)  # a new model: its plan is made with the patch
     full.set_weights(model.get_weights())
-    assert not any(isinstance(s, Convolution) and s.dormant for s in score_model(full)._chain.steps)
+    assert not any(isinstance(s, Convolution) and s.dormant for s in score_model(full)._fast.chain.steps)
     np.testing.assert_allclose(ours, explain(method, full, x, targets=targets), rtol=1e-5,
                                atol=1e-5 * np.abs(ours).max())

@@ -48,7 +48,7 @@ def _cnn(shape, kernel, padding, activation, channels=1, strides=1, dilation=1, 
 
 
 def _kinds(model):
-    return [step.backward_kind for step in score_model(model)._chain.steps if isinstance(step, Convolution)]
+    return [step.backward_kind for step in score_model(model)._fast.chain.steps if isinstance(step, Convolution)]
 
 
 @pytest.mark.parametrize("kernel,padding,activation,channels", [
@@ -110,7 +110,7 @@ def test_pooling_of_a_relu_plateau_in_the_chain_equals_tape():
     model = _cnn((22, 24), (5, 5), "valid", "relu")
     first = model.get_layer("first")
     first.bias.assign(np.linspace(0.1, 0.6, 6).astype(np.float32))
-    assert [type(s) for s in score_model(model)._chain.steps][:2] == [Convolution, MaxPoolRoute]
+    assert [type(s) for s in score_model(model)._fast.chain.steps][:2] == [Convolution, MaxPoolRoute]
     x = np.random.default_rng(4).random((6, 22, 24, 1), np.float32)
     x[:, :12] = 0.0  # an empty region, as most of a real dmdt
     _assert_equals_tape(model, x, np.array([0, 1, 2, 0, 1, 2], np.int32))
@@ -139,8 +139,8 @@ def test_tape_backward_inside_the_chain_equals_tape(convs, kinds):
 def test_chain_ends_at_its_last_rewritten_step():
     """Above it the tape is as fast: a strided last convolution stays in the model above the chain."""
     model = _stack((12, 12, 1), (6, 3, 1, "valid"), (8, 3, 2, "valid"))
-    assert _kinds(model) == ["thin"] and len(score_model(model)._chain.steps) == 1
-    assert score_model(_stack((12, 12, 8), (6, 3, 2, "valid")))._chain is None
+    assert _kinds(model) == ["thin"] and len(score_model(model)._fast.chain.steps) == 1
+    assert score_model(_stack((12, 12, 8), (6, 3, 2, "valid")))._fast.chain is None
 
 
 def test_batch_norm_dropout_and_activation_layers_in_the_chain():
@@ -163,7 +163,7 @@ def test_batch_norm_dropout_and_activation_layers_in_the_chain():
     bn.moving_mean.assign(rng.normal(size=6).astype(np.float32))
     bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=6).astype(np.float32))
     bn.gamma.assign(rng.normal(size=6).astype(np.float32))
-    steps = score_model(model)._chain.steps
+    steps = score_model(model)._fast.chain.steps
     assert [type(s) for s in steps] == [Convolution, ChannelWise, ChannelWise, Identity, Convolution, ChannelWise,
                                         ChannelWise, Convolution]
     x = rng.random((5, 12, 12, 2), np.float32)
@@ -175,7 +175,7 @@ def test_image_used_twice_keeps_the_tape_gradient():
     h = keras.layers.Flatten()(keras.layers.Conv2D(2, 3, activation="relu")(inp))
     h = keras.layers.Concatenate()([h, keras.layers.Flatten()(inp)])
     model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(h))
-    assert score_model(model)._chain is None
+    assert score_model(model)._fast.chain is None
     _assert_equals_tape(model, np.random.default_rng(0).random((3, 8, 8, 1), np.float32), np.array([0, 1, 1]))
 
 
@@ -185,7 +185,7 @@ def test_unsupported_first_layer_keeps_the_tape_gradient(first):
     keras.utils.set_random_seed(9)
     inp = keras.Input((9, 9, 2))
     model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(first()(inp))))
-    assert score_model(model)._chain is None
+    assert score_model(model)._fast.chain is None
     _assert_equals_tape(model, np.random.default_rng(1).random((3, 9, 9, 2), np.float32), np.array([0, 1, 1]))
 
 
@@ -199,7 +199,7 @@ def test_multi_input_model_with_features_beside_the_image():
     rng = np.random.default_rng(4)
     x, f = rng.random((6, 10, 11, 1), np.float32), rng.random((6, 4), np.float32)
     sm = score_model(model, image_input="dmdt")
-    assert sm._chain is not None and sm._chain.other_inputs == ("features",)
+    assert sm._fast.chain is not None and sm._fast.chain.other_inputs == ("features",)
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
@@ -212,7 +212,7 @@ def test_multi_input_model_with_features_beside_the_image():
 def test_real_crts_cnn_gradients_equal_the_tape():
     model, x = crts_cnn(), crts_dmdts()[:64]
     # conv2 (9x10 -> 5x6) keeps TF's gradient but computes only its live filters (test_producers_dormant.py)
-    assert [type(s) for s in score_model(model)._chain.steps] == [Convolution, MaxPoolRoute, Convolution, Expand]
+    assert [type(s) for s in score_model(model)._fast.chain.steps] == [Convolution, MaxPoolRoute, Convolution, Expand]
     assert _kinds(model) == ["thin", "tape"]
     _assert_equals_tape(model, x, np.full(len(x), 6, np.int32))  # LPV: non-zero gradients for most real dmdts
 
@@ -243,7 +243,7 @@ def test_fast_front_forward_equals_keras_at_every_layer(layer):
     h = keras.layers.Conv2D(5, 2, activation="relu", name="d")(h)  # 6 input channels: above the front
     model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(h)))
     sm = score_model(model)
-    assert [step.layer.name for step in sm._front.steps] == ["a", "b", "c"]
+    assert [step.layer.name for step in sm._fast.front.steps] == ["a", "b", "c"]
     x = np.random.default_rng(5).random((4, 12, 13, 1), np.float32)
     activations, logits = sm.with_layer(layer)([tf.constant(x)])
     ref_activations, ref_logits = _layer_and_logits(model, layer, x)
