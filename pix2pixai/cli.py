@@ -18,15 +18,6 @@ from pix2pixai.errors import InputError
 
 EXIT_USER_ERROR = 2
 
-STEP_COMMANDS = {
-    "simulate": "data",
-    "train-classifier": "classifier",
-    "explain": "explain",
-    "train-gan": "generators",
-    "class-maps": "classmaps",
-    "compare": "compare",
-}
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR chatter; Python errors still raise
@@ -57,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command; the step commands from the step records (``pix2pixai.pipeline.steps.STEPS``)."""
+    from pix2pixai.pipeline.steps import STEPS
+
     parser = argparse.ArgumentParser(
         prog="pix2pixai",
         description="Class-level explanation maps for CNN classifiers with pix2pix generators "
@@ -66,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pix2pixai {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_: str, func: Callable) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+    def add(name: str, help_: str, func: Callable, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, aliases=list(aliases))
         p.set_defaults(func=func, command=name)
         return p
 
@@ -89,19 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="re-run every step, even over a run of another config in --out")
 
-    for name, step in STEP_COMMANDS.items():
-        p = add(name, f"run only the `{step}` step of CONFIG in a run directory", _cmd_step)
-        if name == "explain":
+    for step in STEPS:
+        p = add(step.command, f"step `{step.name}` alone on a run directory: {step.help}", _cmd_step, step.aliases)
+        if step.name == "explain":
             p.description = ("run the `explain` step of CONFIG in a run directory (explain CONFIG --out RUN), or "
                              "explain any model's inputs into a map store (explain --model M --inputs X "
                              "--method gradcam,saliency --out maps.h5)")
             p.set_defaults(func=_cmd_explain)
             _add_explain_file_arguments(p)
-        p.add_argument("config", nargs="?" if name == "explain" else None, help="CONFIG.toml or a preset name")
+        p.add_argument("config", nargs="?" if step.name == "explain" else None, help="CONFIG.toml or a preset name")
         p.add_argument("--out", type=Path, required=True,
                        help="run directory (or, with --model, the map store .h5 to write)")
         p.add_argument("--force", action="store_true", help="re-run even if inputs are unchanged")
-        p.set_defaults(step=step)
+        p.set_defaults(step=step.name)
 
     p = add("figures", "render every figure of a run directory (PNG + PDF)", _cmd_figures)
     p.add_argument("--out", type=Path, required=True, help="run directory")
@@ -152,7 +146,7 @@ def _echo(msg: str) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     """``demo``: each profile has its own default run directory, guarded like ``run``'s."""
     from pix2pixai.pipeline.runner import check_run_dir, configs_for_demo, run_chain
-    from pix2pixai.pipeline.summary import print_summary
+    from pix2pixai.rundir.summary import print_summary
 
     out = args.out or Path("runs/demo" if args.profile == "demo" else f"runs/demo-{args.profile}")
     configs = configs_for_demo(args.profile)
@@ -165,9 +159,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """``run``: a new run refuses a run directory holding another config; ``--resume`` continues one."""
-    from pix2pixai.pipeline.config import load_config
     from pix2pixai.pipeline.runner import check_run_dir, configs_from_run, resume_plan, run_chain
-    from pix2pixai.pipeline.summary import print_summary
+    from pix2pixai.rundir.config import load_config
+    from pix2pixai.rundir.summary import print_summary
 
     if args.config is None and not args.resume:
         raise InputError("CONFIG is required (a TOML file or a preset name); `--resume --out RUN` alone "
@@ -194,8 +188,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_step(args: argparse.Namespace) -> int:
-    from pix2pixai.pipeline.config import load_config
     from pix2pixai.pipeline.runner import run_survey
+    from pix2pixai.rundir.config import load_config
 
     config = load_config(args.config)
     run_survey(config, args.out, steps=[args.step], force=args.force, echo=_echo)
@@ -218,7 +212,8 @@ def _add_explain_file_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--background", type=Path, default=None, help="shap: reference inputs (.npy/.npz/.h5)")
     g.add_argument("--param", action="append", default=[], metavar="[METHOD.]NAME=VALUE",
                    help="producer parameter, e.g. patch=3 or shap.n_samples=256 (repeatable)")
-    g.add_argument("--legacy", default=None, help="legacy Keras-2 .h5 kind: crts_cnn or braai (default: tried)")
+    g.add_argument("--legacy-kind", "--legacy", dest="legacy_kind", default=None,
+                   help="architecture of a legacy Keras-2 .h5 MODEL: crts_cnn or braai (default: tried)")
     g.add_argument("--chunk", type=int, default=256, help="inputs per written chunk (default 256)")
 
 
@@ -238,7 +233,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     try:
         out = explain_files(args.model, args.inputs, methods, args.out, targets=args.targets, score=args.score,
                             image_input=args.image_input, inputs_key=args.inputs_key, background=args.background,
-                            params=args.param, legacy=args.legacy, chunk=args.chunk, progress=progress)
+                            params=args.param, legacy=args.legacy_kind, chunk=args.chunk, progress=progress)
     finally:
         close()
     _echo(f"wrote {out}: {', '.join(methods)} maps of {args.inputs}")
@@ -263,7 +258,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _require_run(out: Path) -> None:
-    if not (out / "manifest.json").exists():
+    from pix2pixai.rundir.layout import RunDir
+
+    if not RunDir(out).manifest.exists():
         raise InputError(f"{out}: not a run directory (no manifest.json); run `pix2pixai demo` or `pix2pixai run` first")
 
 
@@ -327,15 +324,16 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for path in views.paths:
             _echo(str(path))
         return 0
-    from pix2pixai.figures.all import survey_dirs
+    from pix2pixai.rundir.layout import RunDir
 
     _require_run(args.out)
-    dirs = [d for d in survey_dirs(args.out) if args.survey in (None, d.root.name)]
+    run = RunDir(args.out)
+    dirs = [d for d in run.surveys() if args.survey in (None, d.root.name)]
     if not dirs:
         raise InputError(f"{args.out}: no survey {args.survey!r} in this run "
-                         f"(surveys: {', '.join(d.root.name for d in survey_dirs(args.out))})")
+                         f"(surveys: {', '.join(d.root.name for d in run.surveys())})")
     for sdir in dirs:
-        views = inspect_survey(sdir, args.out / "figures" / sdir.root.name / "inspection", **options)
+        views = inspect_survey(sdir, run.inspection_figures(sdir.root.name), **options)
         _echo(f"[{sdir.root.name}] input #{views.index}, {views.layer} channel {views.channel}, "
               f"t-SNE of {views.n_tsne} inputs:")
         for path in views.paths:

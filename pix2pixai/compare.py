@@ -22,21 +22,19 @@ Each candidate is applied to every class-map input of the group and scored by
   on a generator and get no stability score; the random map's seed-specific shuffles are its floor.
 
 This is the number that says whether pix2piXAI beats plain averaging; it is reported either way.
+This module holds only the comparison's mathematics (pure functions of maps, inputs and a model);
+the compare step, which reads the run directory and trains the stability generators, is
+``pix2pixai.pipeline.stages.compare``.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from pix2pixai import metrics
 from pix2pixai.metrics import faithfulness
-from pix2pixai.classmaps import ClassMap
-from pix2pixai.pipeline.config import RunConfig
-from pix2pixai.pipeline.rundir import SurveyDir
 
 CANDIDATES: tuple[str, ...] = ("fidelity_top1", "medoid_top1", "mean_input", "median_input", "mean_generated", "random")
 
@@ -151,44 +149,6 @@ def cascading_scores(candidates: dict[str, np.ndarray], original: np.ndarray,
             "ssim": {k: curves[i].tolist() for i, k in enumerate(names)}}
 
 
-def stability_seed(config: RunConfig, k: int) -> int:
-    """Generator seed of the k-th extra stability run (k >= 1); the run's own generators use ``config.seed``."""
-    return config.seed + k
-
-
-def stability_class_maps(config: RunConfig, sdir: SurveyDir, data: Any, test_idx: np.ndarray,
-                         splits: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, np.ndarray]]]:
-    """Train the extra-seed generators and build their class maps: (group, method) -> one stored
-    class-map dict per extra seed (``classmaps.ClassMap.save`` layout, also written to
-    ``compare/stability/seed_K/``). Training resumes from the generators' epoch checkpoints, so a
-    re-run of the compare step does not train again."""
-    from pix2pixai.pipeline.steps import group_class_map, group_generator_task, reduced_maps, train_group_generators
-    from pix2pixai.trainers.pix2pix import load_generator
-
-    cc = config.compare
-    methods = list(config.explain.methods)
-    groups = [g for g, split in splits.items() if not split.skipped and all(
-        sdir.classmap_file(g, m).exists() for m in methods)]
-    groups = groups[: cc.stability_groups] if cc.stability_groups > 0 else groups
-    if cc.stability_seeds < 1 or not groups:
-        return {}
-    x = data.x[test_idx]
-    maps = {m: reduced_maps(sdir, m) for m in methods}
-    found: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
-    for k in range(1, cc.stability_seeds + 1):
-        root = sdir.generators / "stability" / f"seed_{k}"
-        for group in groups:
-            dirs = {m: root / group / m for m in methods}
-            train_group_generators(group_generator_task(config, x, maps, splits[group], dirs,
-                                                        seed=stability_seed(config, k)))
-            for method in methods:
-                cmap = group_class_map(config, load_generator(dirs[method]), x, maps[method], splits[group])
-                path = sdir.compare / "stability" / f"seed_{k}" / f"{group}__{method}.npz"
-                cmap.save(path, inputs_index=test_idx[splits[group].classmap])
-                found.setdefault((group, method), []).append(ClassMap.load(path))
-    return found
-
-
 def group_mean_explainer(method: str, groups: Sequence[tuple[int, int, Any]], *, score: str,
                          params: dict[str, Any]) -> Callable[[Any, np.ndarray], np.ndarray]:
     """``explain_fn(model, x) -> [G, H, W]`` for the cascade: ``x`` holds several groups' inputs one
@@ -206,70 +166,3 @@ def group_mean_explainer(method: str, groups: Sequence[tuple[int, int, Any]], *,
         return np.stack([scale.to_unit(part).mean(axis=0) for (_, _, scale), part in zip(groups, parts)])
 
     return explain_fn
-
-
-def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
-    """Score every (group, method) class map of one survey against the plain aggregates."""
-    from pix2pixai.pipeline.steps import group_splits, load_classifier, method_params, test_split
-
-    data, test_idx, _ = test_split(sdir)
-    with np.load(sdir.classifier / "split.npz") as split:
-        train_idx = split["train"]
-    model = load_classifier(sdir)
-    delete_fn = deletion_fn_for(data.meta)
-    splits = group_splits(config, sdir)
-    group_class = {group: int(data.group_class[g]) for g, group in enumerate(splits)}
-    by_seed = stability_class_maps(config, sdir, data, test_idx, splits)
-    n_cascade = config.compare.cascading_inputs
-    results = []
-    for method in config.explain.methods:
-        present = [g for g, split in splits.items() if not split.skipped and sdir.classmap_file(g, method).exists()]
-        scales = {g: generator_scale(sdir.generator_dir(g, method)) for g in present}
-        cascade_idx = {g: test_idx[splits[g].classmap[:n_cascade]] for g in present}
-        params = method_params(config, method, data, train_idx)
-
-        original = stages = None
-        if n_cascade > 0 and present:
-            x_cascade = data.x[np.concatenate([cascade_idx[g] for g in present])]
-            explain_fn = group_mean_explainer(
-                method, [(cascade_idx[g].size, group_class[g], scales[g]) for g in present],
-                score=config.explain.score, params=params)
-            original, stages = faithfulness.cascading_randomised_maps(model, explain_fn, x_cascade, seed=config.seed)
-        for gi, group in enumerate(present):
-            split = splits[group]
-            stored = ClassMap.load(sdir.classmap_file(group, method))
-            data_range = float(stored["data_range"])
-            target = group_class[group]
-            inputs = data.x[test_idx[split.classmap]]
-            masks = data.masks[test_idx[split.classmap]] if data.masks is not None else None
-            candidates = candidate_maps(stored, config.seed)
-            table = score_candidates(candidates, inputs, score_fn_for(model, target), delete_fn, masks=masks)
-            row: dict[str, Any] = {"group": group, "method": method, "n_inputs": int(len(inputs))}
-            if original is not None:
-                cascade = cascading_scores(candidates, original[gi], [(k, v[gi]) for k, v in stages], data_range)
-                cascade["n_inputs"] = int(cascade_idx[group].size)
-                for name, curve in cascade["ssim"].items():
-                    table[name]["sanity_ssim_to_randomised"] = curve[-1]
-                row["cascading"] = cascade
-            if (group, method) in by_seed:
-                seeds = [candidates] + [candidate_maps(s, stability_seed(config, k + 1))
-                                        for k, s in enumerate(by_seed[(group, method)])]
-                stability = stability_scores(seeds, data_range)
-                for name, values in stability.items():
-                    table[name]["stability_ssim_mean"] = values["mean"]
-                    table[name]["stability_ssim_min"] = values["min"]
-                row["stability"] = {"seeds": [config.seed] + [stability_seed(config, k) for k in range(1, len(seeds))],
-                                    **stability}
-            row.update({"scores": table,
-                        "best_by_deletion": min(table, key=lambda k: table[k]["deletion_auc"]),
-                        "best_by_insertion": max(table, key=lambda k: table[k]["insertion_auc"])})
-            results.append(row)
-    return results
-
-
-def generator_scale(directory: Path):
-    """The ``MapScale`` of a saved generator, read from its metadata without loading the network."""
-    from pix2pixai.trainers.pix2pix import MapScale
-    from pix2pixai.trainers.pix2pix.bundle import META_FILE
-
-    return MapScale.from_dict(json.loads((directory / META_FILE).read_text())["scale"])

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pix2pixai import atomic
-from pix2pixai.pipeline.summary import summary_rows
+from pix2pixai.rundir.layout import RunDir
+from pix2pixai.rundir.summary import summary_rows
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -26,25 +27,26 @@ details pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.75em}
 
 def write_report(out: Path) -> Path:
     """Write ``out/report.html`` from the run directory's manifest, tables and PNG figures."""
-    manifest = json.loads((out / "manifest.json").read_text())
+    run = RunDir(out)
+    manifest = json.loads(run.manifest.read_text())
     parts = [f"<h1>pix2pixai report</h1><p>Run directory <code>{html.escape(str(out))}</code>, "
              f"pix2pixai {html.escape(str(manifest.get('pix2pixai')))}.</p>"]
-    parts.append(_classifier_table(out, manifest))
+    parts.append(_classifier_table(run, manifest))
     parts.append(_classmap_table(manifest))
-    parts.append(_comparison_tables(out, manifest))
+    parts.append(_comparison_tables(run, manifest))
     for survey in manifest.get("configs", {}):
-        figs = sorted((out / "figures" / survey).glob("*.png"), key=_figure_order)
+        figs = sorted(run.survey_figures(survey).glob("*.png"), key=_figure_order)
         if figs:
             parts.append(f"<h2>Figures: {html.escape(survey)}</h2>")
             parts += [_figure(p) for p in figs]
-        parts.append(_cadence_section(out / survey / "cadence.json", out / "figures" / survey / "cadence", survey))
-        parts.append(_gallery_section(out / "figures" / survey / "gallery", survey))
-        parts.append(_inspection_section(out / "figures" / survey / "inspection", survey))
+        parts.append(_cadence_section(run.survey(survey).cadence, run.cadence_figures(survey), survey))
+        parts.append(_gallery_section(run.gallery_figures(survey), survey))
+        parts.append(_inspection_section(run.inspection_figures(survey), survey))
     parts.append("<h2>Manifest</h2><details><summary>manifest.json</summary><pre>"
                  + html.escape(json.dumps(manifest, indent=2)) + "</pre></details>")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pix2pixai report</title>"
             f"<style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
-    return atomic.write_text(out / "report.html", page)
+    return atomic.write_text(run.report, page)
 
 
 def _inspection_section(folder: Path, survey: str) -> str:
@@ -138,10 +140,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _classifier_table(out: Path, manifest: dict[str, Any]) -> str:
+def _classifier_table(run: RunDir, manifest: dict[str, Any]) -> str:
     rows = []
     for survey in manifest.get("configs", {}):
-        path = out / survey / "classifier" / "report.json"
+        path = run.survey(survey).classifier_report
         if path.exists():
             rep = json.loads(path.read_text())
             rows.append([survey, rep.get("n", rep.get("support_total", "")), rep["accuracy"],
@@ -162,10 +164,10 @@ def _classmap_table(manifest: dict[str, Any]) -> str:
             + _table(["survey", "group", "method", "held-out SSIM", "del. AUC class map", "del. AUC mean map"], rows))
 
 
-def _comparison_tables(out: Path, manifest: dict[str, Any]) -> str:
+def _comparison_tables(run: RunDir, manifest: dict[str, Any]) -> str:
     parts = []
     for survey in manifest.get("configs", {}):
-        path = out / survey / "compare" / "comparison.json"
+        path = run.survey(survey).comparison
         if not path.exists():
             continue
         rows = json.loads(path.read_text())

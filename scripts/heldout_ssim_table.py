@@ -30,15 +30,15 @@ def survey_tables(run: Path) -> list[tuple[str, list[dict[str, Any]], dict[str, 
     """(survey name, class-map index entries with ``constant_ssim`` added, generator split counts)
     of every survey of ``run``."""
     from pix2pixai.pipeline.runner import configs_from_run
-    from pix2pixai.pipeline.rundir import SurveyDir
+    from pix2pixai.rundir.layout import RunDir
 
     out = []
     for config in configs_from_run(run):
-        sdir = SurveyDir(run / config.survey.name)
-        index = sdir.classmaps / "index.json"
+        sdir = RunDir(run).survey(config.survey.name)
+        index = sdir.classmap_index
         if not index.exists():
             continue
-        splits_file = sdir.generators / "splits.json"
+        splits_file = sdir.generator_splits
         splits = json.loads(splits_file.read_text()) if splits_file.exists() else {}
         out.append((config.survey.name, with_constant_baseline(config, sdir, json.loads(index.read_text())), splits))
     if not out:
@@ -51,10 +51,9 @@ def with_constant_baseline(config: Any, sdir: Any, entries: list[dict[str, Any]]
     import numpy as np
 
     from pix2pixai import metrics
-    from pix2pixai.compare import generator_scale
-    from pix2pixai.pipeline.steps import group_splits, reduced_maps
+    from pix2pixai.rundir.readers import generator_scale, group_splits, reduced_maps, test_split
 
-    splits = group_splits(config, sdir)
+    splits = group_splits(config, test_split(sdir))
     maps: dict[str, np.ndarray] = {}
     for entry in entries:
         method, split = entry["method"], splits[entry["group"]]

@@ -46,8 +46,8 @@ from pix2pixai.atomic import atomic_path, write_json, write_text  # noqa: E402
 from pix2pixai.classmaps import ClassMap  # noqa: E402
 from pix2pixai.errors import InputError  # noqa: E402
 from pix2pixai.figures.maps import draw_map  # noqa: E402
-from pix2pixai.pipeline.config import SIGNED_METHODS  # noqa: E402
-from pix2pixai.pipeline.rundir import SurveyDir  # noqa: E402
+from pix2pixai.producers.registry import is_signed  # noqa: E402
+from pix2pixai.rundir.layout import SurveyDir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO.parent / "shared" / "data" / "reproducibility_periodic_cnn" / "published_class_maps"
@@ -205,7 +205,7 @@ def plot(arrays: dict[tuple[str, str], Any], meta: dict[str, Any], out: Path) ->
     fig, axes = plt.subplots(len(methods) * len(kinds), len(classes),
                              figsize=(1.25 * len(classes), 1.1 * len(methods) * len(kinds)))
     for mi, method in enumerate(methods):
-        signed = METHODS[method] in SIGNED_METHODS
+        signed = is_signed(METHODS[method])
         for ki, kind in enumerate(kinds):
             for ci, cls in enumerate(classes):
                 ax = axes[mi * len(kinds) + ki, ci]

@@ -122,7 +122,7 @@ def _corrupt_model(folder: Path, name: str) -> object:
 
 
 def _config(folder: Path, text: str) -> object:
-    from pix2pixai.pipeline.config import load_config
+    from pix2pixai.rundir.config import load_config
 
     return load_config(_write(folder, "run.toml", text))
 

@@ -14,34 +14,30 @@ from pix2pixai.figures.classmaps import plot_class_map_grid
 from pix2pixai.figures.comparison import plot_comparison
 from pix2pixai.figures.panels import pick_examples, plot_input_panel
 from pix2pixai.figures.training import plot_training_curves
-from pix2pixai.pipeline.rundir import SurveyDir
-from pix2pixai.pipeline.surveys import SurveyData
-
-
-def survey_dirs(out: Path) -> list[SurveyDir]:
-    """Surveys of a run directory, in the manifest's order."""
-    manifest = json.loads((out / "manifest.json").read_text())
-    return [SurveyDir(out / name) for name in manifest.get("configs", {})]
+from pix2pixai.rundir.layout import RunDir, SurveyDir
+from pix2pixai.rundir.readers import load_survey_data, test_split
+from pix2pixai.rundir.surveys import SurveyData
 
 
 def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
     """Render every figure for every survey into ``out/figures``; return the PNG paths."""
+    run = RunDir(out)
     pngs: list[Path] = []
-    for sdir in survey_dirs(out):
+    for sdir in run.surveys():
         name = sdir.root.name
-        figs = out / "figures" / name
+        figs = run.survey_figures(name)
         if not sdir.data_meta.exists():
             continue
-        data = SurveyData.load(sdir.data, sdir.data_meta)
+        data = load_survey_data(sdir)
         pngs += _classifier_figures(sdir, data, figs, name)
         pngs += _class_map_figures(sdir, data, figs, name)
         pngs += _panel_figures(sdir, data, figs, name)
         pngs += _training_figures(sdir, figs, name)
         pngs += _comparison_figures(sdir, figs, name)
         pngs += _class_level_figures(sdir, data, figs)
-        pngs += _inspection_figures(sdir, figs, echo)
-        pngs += _cadence_figures(sdir, figs, echo)
-        pngs += _gallery_figures(sdir, figs, echo)
+        pngs += _inspection_figures(sdir, run.inspection_figures(name), echo)
+        pngs += _cadence_figures(sdir, run.cadence_figures(name), echo)
+        pngs += _gallery_figures(sdir, run.gallery_figures(name), echo)
         echo(f"[{name}] figures: {figs}")
     return pngs
 
@@ -51,7 +47,7 @@ def _png(paths: list[Path]) -> list[Path]:
 
 
 def _classifier_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
-    report = sdir.classifier / "report.json"
+    report = sdir.classifier_report
     if not report.exists():
         return []
     rep = json.loads(report.read_text())
@@ -60,7 +56,7 @@ def _classifier_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str
 
 
 def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
-    index = sdir.classmaps / "index.json"
+    index = sdir.classmap_index
     if not index.exists():
         return []
     entries = json.loads(index.read_text())
@@ -69,7 +65,7 @@ def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str)
     for e in entries:
         with np.load(sdir.classmap_file(e["group"], e["method"])) as stored:
             maps[(e["group"], e["method"])] = stored["class_map"]
-    splits_file = sdir.generators / "splits.json"
+    splits_file = sdir.generator_splits
     skipped = {}
     if splits_file.exists():
         skipped = {g: f"no generator: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
@@ -83,10 +79,10 @@ def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str)
 def _panel_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
     if not sdir.maps.exists():
         return []
-    from pix2pixai.pipeline.steps import test_split
     from pix2pixai.stores import MapStore
 
-    data, test_idx, probs = test_split(sdir)
+    split = test_split(sdir)
+    data, test_idx, probs = split.data, split.test, split.probs
     pred = probs.argmax(axis=1)
     correct = pred == data.y[test_idx]
     groups = data.group[test_idx]
@@ -106,7 +102,7 @@ def _panel_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> 
 
 def _training_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
     histories = {}
-    for path in sorted(sdir.generators.glob("*/*/history.json")):
+    for path in sdir.generator_histories():
         histories[f"{path.parent.parent.name}/{path.parent.name}"] = json.loads(path.read_text())
     if not histories:
         return []
@@ -114,7 +110,7 @@ def _training_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
 
 
 def _comparison_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
-    path = sdir.compare / "comparison.json"
+    path = sdir.comparison
     if not path.exists():
         return []
     rows = json.loads(path.read_text())
@@ -124,7 +120,7 @@ def _comparison_figures(sdir: SurveyDir, figs: Path, name: str) -> list[Path]:
 
 
 def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[Path]:
-    path = sdir.root / "classlevel.npz"
+    path = sdir.classlevel
     if not path.exists():
         return []
     with np.load(path) as stored:
@@ -132,19 +128,19 @@ def _class_level_figures(sdir: SurveyDir, data: SurveyData, figs: Path) -> list[
                                      figs / "class_level"))
 
 
-def _inspection_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
+def _inspection_figures(sdir: SurveyDir, folder: Path, echo: Callable[[str], None]) -> list[Path]:
     """Activation grid, filters, top patches, t-SNE and neighbours of the classifier on its test split
     (``figures/<survey>/inspection/``, the report's "Inspection" section)."""
     from pix2pixai.figures.inspection_views import inspect_survey
 
-    return _classifier_views(sdir, "inspection figures", lambda: inspect_survey(sdir, figs / "inspection").paths, echo)
+    return _classifier_views(sdir, "inspection figures", lambda: inspect_survey(sdir, folder).paths, echo)
 
 
 def _classifier_views(sdir: SurveyDir, what: str, render: Callable[[], list[Path]],
                       echo: Callable[[str], None]) -> list[Path]:
     """Figures drawn from the trained classifier, once it has predictions. A model they cannot be drawn
     for (no convolution, too few test inputs) is said and skipped: the other figures stand."""
-    if not (sdir.classifier / "predictions.npz").exists():
+    if not sdir.predictions.exists():
         return []
     from pix2pixai.errors import InputError
 
@@ -155,7 +151,7 @@ def _classifier_views(sdir: SurveyDir, what: str, render: Callable[[], list[Path
         return []
 
 
-def _cadence_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
+def _cadence_figures(sdir: SurveyDir, folder: Path, echo: Callable[[str], None]) -> list[Path]:
     """Time lags of a dmdt survey's light curves against its preset's dt bins, from the data step's
     ``cadence.json`` (``figures/<survey>/cadence/``, the report's "Cadence" subsection)."""
     if not sdir.cadence.exists():
@@ -167,12 +163,12 @@ def _cadence_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -
     if "unavailable" in record:
         echo(f"[{sdir.root.name}] cadence figure skipped: {record['unavailable']}")
         return []
-    return [plot_cadence(CadenceReport.from_dict(record), figs / "cadence" / "cadence.png")]
+    return [plot_cadence(CadenceReport.from_dict(record), folder / "cadence.png")]
 
 
-def _gallery_figures(sdir: SurveyDir, figs: Path, echo: Callable[[str], None]) -> list[Path]:
+def _gallery_figures(sdir: SurveyDir, folder: Path, echo: Callable[[str], None]) -> list[Path]:
     """Every registered producer on one confident correct test input per class
     (``figures/<survey>/gallery/``, the report's "Producer gallery" subsection)."""
     from pix2pixai.figures.gallery import producer_gallery
 
-    return _classifier_views(sdir, "producer gallery", lambda: producer_gallery(sdir, figs / "gallery").paths, echo)
+    return _classifier_views(sdir, "producer gallery", lambda: producer_gallery(sdir, folder).paths, echo)

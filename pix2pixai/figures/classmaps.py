@@ -10,7 +10,7 @@ import numpy as np
 
 from pix2pixai.figures.maps import draw_map
 from pix2pixai.figures.style import paper_style, save_figure
-from pix2pixai.pipeline.config import SIGNED_METHODS
+from pix2pixai.producers.registry import is_signed
 
 
 def plot_class_map_grid(
@@ -55,7 +55,7 @@ def plot_class_map_grid(
                     ax.text(0.5, 0.5, "\n".join(_wrap(reason, 28)), ha="center", va="center", fontsize=6,
                             transform=ax.transAxes, color="0.4")
                 else:
-                    draw_map(ax, image, signed=method in SIGNED_METHODS, meta=meta)
+                    draw_map(ax, image, signed=is_signed(method), meta=meta)
                     note = (notes or {}).get((group, method))
                     if note:
                         ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=5.5,

@@ -11,7 +11,6 @@ with a probability score) gets one text panel over its column with the reason it
 
 from __future__ import annotations
 
-import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from pix2pixai import atomic
 from pix2pixai.errors import InputError
 from pix2pixai.figures.maps import draw_map
 from pix2pixai.figures.style import paper_style, save_figure
-from pix2pixai.pipeline.config import SIGNED_METHODS
+from pix2pixai.producers.registry import INPUT_METHODS, is_signed
 
 #: Small, fixed budgets: the gallery is for looking, the run's maps come from the explain step.
 IG_STEPS = 16
@@ -62,11 +61,9 @@ def gallery_inputs(labels: np.ndarray, probs: np.ndarray) -> dict[int, int]:
 def gallery_params(explain: dict[str, Any], background: np.ndarray, seed: int) -> dict[str, dict[str, Any]]:
     """Parameters per producer: the run's own choices (``explain`` section of its config: Grad-CAM
     weighting, blanking patch) and the gallery's small budgets for the sampling methods."""
-    from pix2pixai.producers.registry import PRODUCERS
-
     patch = int(explain.get("blanking_patch", 1))
     weighting = explain.get("gradcam_weighting", "elementwise")
-    params: dict[str, dict[str, Any]] = {method: {} for method in PRODUCERS}
+    params: dict[str, dict[str, Any]] = {method: {} for method in INPUT_METHODS}
     params["gradcam"] = {"weighting": weighting}
     params["guided-gradcam"] = {"weighting": weighting}
     params["blanking"] = {"patch": patch, "stride": patch}
@@ -81,10 +78,9 @@ def gallery_maps(model: Any, x: np.ndarray, targets: np.ndarray, params: dict[st
     (each method's channel reduction), or the message of the ``InputError`` that says why the
     method does not apply to ``model``. Other exceptions propagate: they are bugs, not model limits."""
     from pix2pixai.producers import explain, reduce_maps
-    from pix2pixai.producers.registry import PRODUCERS
 
     out: dict[str, np.ndarray | str] = {}
-    for method in PRODUCERS:
+    for method in INPUT_METHODS:
         try:
             maps = explain(method, model, x, targets=targets, score=score, **params.get(method, {}))
         except InputError as exc:
@@ -111,7 +107,7 @@ def gallery_figure(x: np.ndarray, row_titles: Sequence[str], maps: dict[str, np.
         for c, method in enumerate(methods, start=1):
             if isinstance(maps[method], str):
                 continue
-            draw_map(axes[r, c], maps[method][r], signed=method in SIGNED_METHODS, meta=meta, colorbar=False,
+            draw_map(axes[r, c], maps[method][r], signed=is_signed(method), meta=meta, colorbar=False,
                      title=method if r == 0 else None)
             if np.ptp(maps[method][r]) == 0:  # say so: one flat colour reads as a drawing failure
                 axes[r, c].text(0.5, 0.5, f"constant {float(maps[method][r].flat[0]):.3g}", ha="center",
@@ -139,19 +135,17 @@ def gallery_figure(x: np.ndarray, row_titles: Sequence[str], maps: dict[str, np.
 def producer_gallery(sdir: Any, out_dir: Path) -> Gallery:
     """The gallery of a run's classifier on its test split (``sdir``: a ``SurveyDir``): writes
     ``producers.png``/``.pdf`` and ``gallery.json`` (inputs, parameters, reasons) into ``out_dir``."""
-    from pix2pixai.pipeline.steps import load_classifier, test_split
+    from pix2pixai.rundir.readers import load_classifier, recorded_config, test_split
 
-    data, test_idx, probs = test_split(sdir)
+    split = test_split(sdir)
+    data, test_idx, probs = split.data, split.test, split.probs
     labels = data.y[test_idx]
     chosen = gallery_inputs(labels, probs)
     if not chosen:
         raise InputError(f"{sdir.root}: the classifier gets no test input right; the producer gallery needs one")
-    recorded = sdir.root / "config.json"
-    config = json.loads(recorded.read_text()) if recorded.exists() else {}
+    config = recorded_config(sdir)
     explain, seed = config.get("explain", {}), int(config.get("seed", 0))
-    with np.load(sdir.classifier / "split.npz") as split:
-        train_idx = split["train"]
-    pick = np.sort(np.random.default_rng(seed).choice(train_idx, size=min(SHAP_BACKGROUND, train_idx.size),
+    pick = np.sort(np.random.default_rng(seed).choice(split.train, size=min(SHAP_BACKGROUND, split.train.size),
                                                       replace=False))
     params = gallery_params(explain, data.x[pick], seed)
     classes = np.array(sorted(chosen))

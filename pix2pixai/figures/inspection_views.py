@@ -12,7 +12,6 @@ because its cost grows faster than linearly and a map of a few hundred points is
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -145,14 +144,14 @@ def inspection_views(
 
 def inspect_survey(sdir: Any, out_dir: Path, **options: Any) -> InspectionViews:
     """Inspection views of a run's classifier on its test split (``sdir``: a ``SurveyDir``)."""
-    from pix2pixai.pipeline.steps import load_classifier, test_split
+    from pix2pixai.rundir.readers import load_classifier, recorded_config, test_split
 
-    if not (sdir.classifier / "model.keras").exists():
-        raise InputError(f"{sdir.root}: no classifier yet (classifier/model.keras); run the classifier step first")
-    data, test_idx, probs = test_split(sdir)
-    config = sdir.root / "config.json"
-    seed = json.loads(config.read_text()).get("seed", 0) if config.exists() else 0
-    options.setdefault("seed", seed)
+    if not sdir.model.exists():
+        raise InputError(f"{sdir.root}: no classifier yet ({sdir.model.relative_to(sdir.root)}); "
+                         "run the classifier step first")
+    split = test_split(sdir)
+    data, test_idx, probs = split.data, split.test, split.probs
+    options.setdefault("seed", recorded_config(sdir).get("seed", 0))
     return inspection_views(load_classifier(sdir), data.x[test_idx], data.y[test_idx], data.class_names, out_dir,
                             meta=data.meta, probs=probs, **options)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from pix2pixai.figures.maps import draw_map
 from pix2pixai.figures.style import paper_style, save_figure
-from pix2pixai.pipeline.config import SIGNED_METHODS
+from pix2pixai.producers.registry import is_signed, method_record
 
 CHANNELS = ("SCI", "REF", "DIFF")
 
@@ -35,16 +35,12 @@ def plot_input_panel(
         fig, axes = plt.subplots(1, 1 + len(methods), figsize=(2.4 * (1 + len(methods)), 2.2), squeeze=False)
         draw_map(axes[0, 0], image[..., 0], kind="input", meta=meta, title="input")
         for ax, method in zip(axes[0, 1:], methods):
-            draw_map(ax, _reduce_for_display(maps[method], method), signed=method in SIGNED_METHODS, meta=meta,
+            draw_map(ax, method_record(method).reduce(maps[method]), signed=is_signed(method), meta=meta,
                      title=method)
             ax.set_ylabel("")
         fig.suptitle(title)
         fig.tight_layout()
         return save_figure(fig, stem)
-
-
-def _reduce_for_display(attr: np.ndarray, method: str) -> np.ndarray:
-    return attr.sum(axis=-1) if method in SIGNED_METHODS else attr.max(axis=-1)
 
 
 def _triplet_panel(image: np.ndarray, maps: dict[str, np.ndarray], stem: Path, *, title: str) -> list[Path]:
@@ -56,7 +52,7 @@ def _triplet_panel(image: np.ndarray, maps: dict[str, np.ndarray], stem: Path, *
         for c in range(3):
             if c < len(middle):
                 method = middle[c]
-                draw_map(axes[1, c], _reduce_for_display(maps[method], method), signed=method in SIGNED_METHODS,
+                draw_map(axes[1, c], method_record(method).reduce(maps[method]), signed=is_signed(method),
                          title=method)
             else:
                 axes[1, c].axis("off")

@@ -1,7 +1,12 @@
-"""Run whole chains: one or more surveys into one run directory, then figures, report, manifest."""
+"""Run whole chains: one or more surveys into one run directory, then figures, report, manifest.
+
+The top of the package: it runs the steps of ``pipeline.steps`` per survey, then renders the
+figures and the report, and refuses or resumes a run directory that already holds a run.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import time
@@ -12,21 +17,22 @@ import numpy as np
 
 from pix2pixai import __version__, atomic
 from pix2pixai.errors import InputError
-from pix2pixai.pipeline.config import RunConfig, config_from_dict, load_config
-from pix2pixai.pipeline.rundir import SurveyDir, file_digest
-from pix2pixai.pipeline.steps import STEPS, run_step
+from pix2pixai.pipeline.steps import STEP_NAMES, run_step, step_status
+from pix2pixai.rundir.config import RunConfig, config_from_dict, load_config
+from pix2pixai.rundir.fingerprint import file_digest
+from pix2pixai.rundir.layout import RunDir
 
 log = logging.getLogger(__name__)
 
 DEMO_CONFIGS: tuple[str, ...] = ("sim-crts", "sim-ztf")
 
 
-def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEPS, force: bool = False,
+def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEP_NAMES, force: bool = False,
                echo=print) -> dict[str, Any]:
     """Run ``steps`` of one survey's chain under ``out/<survey name>``; return each step's state."""
-    sdir = SurveyDir(out / config.survey.name)
+    sdir = RunDir(out).survey(config.survey.name)
     sdir.root.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(sdir.root / "config.json", config.to_dict())
+    atomic.write_json(sdir.config, config.to_dict())
     states = {}
     for step in steps:
         start = time.perf_counter()
@@ -38,13 +44,13 @@ def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEPS, fo
 
 
 def run_chain(configs: Sequence[RunConfig], out: Path, *, force: bool = False, echo=print,
-              steps: Sequence[str] = STEPS, render: bool = True) -> dict[str, Any]:
+              steps: Sequence[str] = STEP_NAMES, render: bool = True) -> dict[str, Any]:
     """Run every survey, then figures and the report; write ``manifest.json``."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     all_states = {c.survey.name: run_survey(c, out, steps=steps, force=force, echo=echo) for c in configs}
     manifest = build_manifest(configs, out, all_states, time.perf_counter() - started)
-    atomic.write_json(out / "manifest.json", manifest)
+    atomic.write_json(RunDir(out).manifest, manifest)
     if render:
         from pix2pixai.figures.all import render_all
         from pix2pixai.report import write_report
@@ -52,7 +58,7 @@ def run_chain(configs: Sequence[RunConfig], out: Path, *, force: bool = False, e
         render_all(out, echo=echo)
         write_report(out)
         manifest["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
-        atomic.write_json(out / "manifest.json", manifest)
+        atomic.write_json(RunDir(out).manifest, manifest)
     return manifest
 
 
@@ -62,10 +68,8 @@ _IGNORED_KEYS: frozenset[str] = frozenset({"source_file", "generator.scheduler"}
 
 def recorded_configs(out: Path) -> dict[str, dict[str, Any]]:
     """Survey name -> the config a run directory recorded for it (``<survey>/config.json``)."""
-    import json
-
     recorded = {}
-    for path in sorted(Path(out).glob("*/config.json")):
+    for path in RunDir(Path(out)).recorded_config_files():
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -118,7 +122,7 @@ def check_run_dir(configs: Sequence[RunConfig], out: Path, *, force: bool = Fals
         differ = config_differences(config.to_dict(), recorded[config.survey.name])
         if differ:
             shown = ", ".join(differ[:8]) + (f" and {len(differ) - 8} more" if len(differ) > 8 else "")
-            raise InputError(f"{out / config.survey.name / 'config.json'} records another config (differs in "
+            raise InputError(f"{RunDir(out).survey(config.survey.name).config} records another config (differs in "
                              f"{shown}); choose another --out, or --force to redo every step with this config")
     return True
 
@@ -138,14 +142,12 @@ def configs_from_run(out: Path) -> list[RunConfig]:
 
 def resume_plan(configs: Sequence[RunConfig], out: Path) -> list[str]:
     """One line per survey saying which steps are kept, continued from checkpoints, or run."""
-    from pix2pixai.pipeline.steps import step_status
-
     words = {"done": "kept", "partial": "continues from its checkpoints", "todo": "runs"}
     lines = []
     for config in configs:
-        sdir = SurveyDir(out / config.survey.name)
+        sdir = RunDir(out).survey(config.survey.name)
         parts, settled = [], True
-        for step in STEPS:
+        for step in STEP_NAMES:
             status = step_status(step, config, sdir)
             if settled and status != "done":
                 settled = False
@@ -163,21 +165,19 @@ def configs_for_demo(profile: str = "demo") -> list[RunConfig]:
 
 def build_manifest(configs: Sequence[RunConfig], out: Path, states: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The run's manifest: versions, configs, seeds, input hashes, timings, class maps."""
-    import json
-
     import keras
     import tensorflow as tf
 
     class_maps = []
     inputs = {}
     for config in configs:
-        sdir = SurveyDir(out / config.survey.name)
+        sdir = RunDir(out).survey(config.survey.name)
         if sdir.data.exists():
-            inputs[config.survey.name] = {"data.npz": file_digest(sdir.data)}
-        index = sdir.classmaps / "index.json"
+            inputs[config.survey.name] = {sdir.data.name: file_digest(sdir.data)}
+        index = sdir.classmap_index
         comparison = {}
-        if (sdir.compare / "comparison.json").exists():
-            for row in json.loads((sdir.compare / "comparison.json").read_text()):
+        if sdir.comparison.exists():
+            for row in json.loads(sdir.comparison.read_text()):
                 comparison[(row["group"], row["method"])] = row["scores"]
         if index.exists():
             for entry in json.loads(index.read_text()):

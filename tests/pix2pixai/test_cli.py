@@ -51,12 +51,12 @@ def test_figures_on_a_non_run_directory(tmp_path):
     "content, fragment",
     [
         ("", "empty"),
-        ("mjd,mag\n1,2\n3,4\n", "magerr"),
+        ("mjd,magerr\n1,0.1\n3,0.1\n", "['mag']"),
         ("ID,MJD,mag,magerr\n1,50000.0,15.0,0.1\n", "2"),
         ("ID,MJD,mag,magerr\n1,50000.0,15.0,-0.1\n1,50001.0,15.1,0.1\n", "magerr"),
         ("ID,MJD,mag,magerr\n1,50000.0,abc,0.1\n1,50001.0,15.1,0.1\n", "mag"),
     ],
-    ids=["empty-file", "missing-magerr-column", "one-point", "negative-error", "non-numeric-mag"],
+    ids=["empty-file", "missing-mag-column", "one-point", "negative-error", "non-numeric-mag"],
 )
 def test_dmdt_bad_input_exit_2_and_no_output(tmp_path, content, fragment):
     curve = tmp_path / "curve.csv"

@@ -1,19 +1,12 @@
-"""The aggregation comparison: stability across generator seeds and cascading randomisation."""
+"""The aggregation comparison's scores: stability across generator seeds and cascading randomisation."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
 from pix2pixai import compare
-from pix2pixai.figures.comparison import plot_comparison
-from pix2pixai.pipeline.config import load_config
-from pix2pixai.pipeline.rundir import SurveyDir
-from pix2pixai.pipeline.runner import run_chain
-from tests.pix2pixai.conftest import SURVEY, write_tiny_config
 
 H, W = 16, 18
 
@@ -61,54 +54,3 @@ def test_cascading_scores_one_entry_per_layer():
         assert len(curve) == 2
         assert curve == pytest.approx([_ref_ssim(candidates[name], m, 1.0) for _, m in stages], abs=1e-6)
     assert out["ssim"]["mean_input"][1] < out["ssim"]["mean_input"][0] < 1.0
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The tiny chain (Grad-CAM only; stability for the first group with one extra seed, cascades on
-    two inputs per group) up to the class maps; compare is run by the test."""
-    folder = tmp_path_factory.mktemp("compare")
-    config = load_config(write_tiny_config(folder, explain={"methods": ["gradcam"]}))
-    run_chain([config], folder / "run", steps=("data", "classifier", "explain", "generators", "classmaps"),
-              render=False, echo=lambda _: None)
-    return config, SurveyDir(folder / "run" / SURVEY)
-
-
-def test_compare_reports_stability_and_cascade(tiny_run, tmp_path, monkeypatch):
-    import keras
-
-    config, sdir = tiny_run
-    rows = compare.compare_survey(config, sdir)
-    assert [(r["group"], r["method"]) for r in rows] == [("EW", "gradcam"), ("LPV", "gradcam")]
-    model = keras.models.load_model(sdir.classifier / "model.keras", compile=False)
-    layers = [layer.name for layer in reversed(model.layers) if layer.trainable_weights]
-    for row in rows:
-        cascade = row["cascading"]
-        assert cascade["layers"] == layers and cascade["n_inputs"] == 2
-        for name, scores in row["scores"].items():
-            assert len(cascade["ssim"][name]) == len(layers)
-            assert scores["sanity_ssim_to_randomised"] == cascade["ssim"][name][-1]
-    # Stability only for the first group (stability_groups = 1), from a generator trained with seed + 1.
-    ew, lpv = rows
-    assert "stability" not in lpv and "stability_ssim_mean" not in lpv["scores"]["fidelity_top1"]
-    assert ew["stability"]["seeds"] == [config.seed, config.seed + 1]
-    assert (sdir.generators / "stability" / "seed_1" / "EW" / "gradcam" / "generator.keras").exists()
-    for name, scores in ew["scores"].items():
-        has = name in compare.GENERATED_CANDIDATES
-        assert ("stability_ssim_mean" in scores) == has and ("stability_ssim_min" in scores) == has
-    assert ew["scores"]["fidelity_top1"]["stability_ssim_mean"] < 1.0  # another seed, another generator
-    stored = np.load(sdir.compare / "stability" / "seed_1" / "EW__gradcam.npz")
-    ours = np.load(sdir.classmap_file("EW", "gradcam"))
-    np.testing.assert_array_equal(stored["inputs_index"], ours["inputs_index"])  # same held-out inputs
-    json.dumps(rows)  # the comparison JSON is plain data
-    assert plot_comparison(rows, tmp_path / "comparison")[0].exists()
-
-    # The same seed again gives the same generator, hence identical class maps: stability exactly 1.
-    monkeypatch.setattr(compare, "stability_seed", lambda cfg, k: cfg.seed)
-    with pytest.warns(UserWarning, match="other settings or data; starting over"):  # not seed + 1's checkpoints
-        same = compare.compare_survey(config, sdir)[0]
-    again = np.load(sdir.compare / "stability" / "seed_1" / "EW__gradcam.npz")
-    np.testing.assert_array_equal(again["class_map"], ours["class_map"])
-    for name in compare.GENERATED_CANDIDATES:
-        if name != "random":  # the random map's shuffle is seeded by the seed index, not the generator
-            assert same["scores"][name]["stability_ssim_mean"] == pytest.approx(1.0, abs=1e-12)

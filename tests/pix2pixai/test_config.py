@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pix2pixai.errors import InputError
-from pix2pixai.pipeline.config import config_from_dict, load_config, preset_names
-from pix2pixai.producers import METHODS
+from pix2pixai.rundir.config import config_from_dict, load_config, preset_names
+from pix2pixai.producers.registry import INPUT_METHODS
 
 
 def test_every_shipped_preset_loads():
@@ -15,7 +15,7 @@ def test_every_shipped_preset_loads():
     for name in names:
         config = load_config(name)
         assert config.survey.name
-        assert set(config.explain.methods) <= set(METHODS), name
+        assert set(config.explain.methods) <= set(INPUT_METHODS), name
 
 
 def test_documented_configs_load():
@@ -91,7 +91,7 @@ def test_unreadable_config_files(tmp_path):
 
 
 def test_relative_paths_resolve_against_config_folder(tmp_path):
-    from pix2pixai.pipeline.config import expand_path
+    from pix2pixai.rundir.config import expand_path
 
     cfg_file = tmp_path / "sub" / "survey.toml"
     cfg_file.parent.mkdir()
@@ -102,13 +102,14 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
 
 def test_crts_original_preset_explains_like_the_published_maps():
     """The original model with the original's Grad-CAM (classic mean weighting of the softmax output)."""
-    from pix2pixai.pipeline.steps import method_params
+    from pix2pixai.producers.registry import ParamContext, default_params
 
     config = load_config("crts-original")
     assert config.classifier.mode == "legacy" and config.classifier.legacy_kind == "crts_cnn"
     assert config.explain.methods == ("gradcam", "blanking", "shap")
     assert config.explain.score == "probability"
-    assert method_params(config, "gradcam", None, None) == {"weighting": "mean"}
-    assert method_params(load_config("crts"), "gradcam", None, None) == {"weighting": "elementwise"}
+    assert default_params("gradcam", ParamContext(config.explain, config.seed)) == {"weighting": "mean"}
+    crts = load_config("crts")
+    assert default_params("gradcam", ParamContext(crts.explain, crts.seed)) == {"weighting": "elementwise"}
     with pytest.raises(InputError, match="explain.gradcam_weighting"):
         config_from_dict({"explain": {"gradcam_weighting": "max"}})

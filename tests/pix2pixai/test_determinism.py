@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pix2pixai.pipeline.config import load_config
 from pix2pixai.pipeline.runner import run_chain
+from pix2pixai.rundir.config import load_config
 from tests.pix2pixai.conftest import assert_same_runs, run_arrays
 
 EARLY_STEPS = ("data", "classifier", "explain", "classlevel")

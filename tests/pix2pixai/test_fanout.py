@@ -100,8 +100,8 @@ def test_tiny_chain_generators_on_a_local_cluster_match_the_serial_run(tmp_path)
     pytest.importorskip("distributed")
     import shutil
 
-    from pix2pixai.pipeline.config import load_config
     from pix2pixai.pipeline.runner import run_chain
+    from pix2pixai.rundir.config import load_config
     from tests.pix2pixai.conftest import _identical, run_arrays, write_tiny_config
 
     serial = load_config(write_tiny_config(tmp_path))

@@ -12,10 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-from pix2pixai.pipeline.config import load_config
-from pix2pixai.pipeline.rundir import SurveyDir, file_digest, keras_model_digest
 from pix2pixai.pipeline.runner import run_chain
 from pix2pixai.pipeline.steps import run_step
+from pix2pixai.rundir.config import load_config
+from pix2pixai.rundir.fingerprint import file_digest, keras_model_digest
+from pix2pixai.rundir.layout import SurveyDir
 from tests.pix2pixai.conftest import SURVEY
 
 
@@ -136,3 +137,44 @@ def test_changed_generator_weight_reruns_classmaps(run_copy):
     generator = sorted(sdir.generators.glob("*/*/generator.keras"))[0]
     _resave(generator, change_weight=True)
     assert not run_step("classmaps", config, sdir)["skipped"]
+
+
+def _curves_npz(path: Path, reverse_first: bool = False) -> None:
+    rng = np.random.default_rng(0)
+    n, per = 12, 30
+    mjd = np.concatenate([np.sort(rng.uniform(0, 900, per)) for _ in range(n)])
+    mag = 15 + rng.normal(0, 0.3, n * per)
+    if reverse_first:
+        mag[:per] = mag[:per][::-1].copy()  # same size, same bytes count: one curve edited in place
+    np.savez(path, ids=np.array([f"c{k}" for k in range(n)]), offsets=np.arange(n + 1) * per, mjd=mjd, mag=mag,
+             magerr=np.full(n * per, 0.05), labels=np.array(["EW", "RRab", "EA"] * (n // 3)))
+
+
+def test_an_input_file_edited_in_place_re_runs_the_data_step(tmp_path):
+    from pix2pixai.rundir.config import config_from_dict
+
+    curves = tmp_path / "curves.npz"
+    _curves_npz(curves)
+    config = config_from_dict({"survey": {"name": "mine", "kind": "dmdt", "source": "lightcurves_npz",
+                                          "path": str(curves)}}, profile="demo")
+    sdir = SurveyDir(tmp_path / "run" / "mine")
+    sdir.root.mkdir(parents=True)
+    first = run_step("data", config, sdir)
+    assert run_step("data", config, sdir)["skipped"]
+    before = np.load(sdir.data)["x"]
+    _curves_npz(curves, reverse_first=True)
+    again = run_step("data", config, sdir)
+    assert not again["skipped"] and again["fingerprint"] != first["fingerprint"]
+    after = np.load(sdir.data)["x"]
+    assert not np.array_equal(before[0], after[0]) and np.array_equal(before[1:], after[1:])
+
+
+def test_the_toolkit_version_is_part_of_every_fingerprint(tmp_path, monkeypatch):
+    from pix2pixai.pipeline import steps
+
+    config = load_config("sim-crts", profile="demo")
+    sdir = SurveyDir(tmp_path / "s")
+    record = steps.step_named("explain")
+    now = steps.step_fingerprint(record, config, sdir)
+    monkeypatch.setattr(steps, "__version__", "99.0")
+    assert steps.step_fingerprint(record, config, sdir) != now

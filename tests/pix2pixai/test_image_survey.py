@@ -14,8 +14,8 @@ import pytest
 from pix2pixai.data.images import read_image_set, write_image_set
 from pix2pixai.data.synthetic.patches import MASK_FRACTION, PATCH_CLASSES, simulate_patches
 from pix2pixai.errors import InputError
-from pix2pixai.pipeline.config import config_from_dict, load_config
-from pix2pixai.pipeline.surveys import load_survey
+from pix2pixai.rundir.config import config_from_dict, load_config
+from pix2pixai.rundir.surveys import load_survey
 from tests.pix2pixai.conftest import SURVEY, write_tiny_config
 
 

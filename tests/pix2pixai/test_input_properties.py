@@ -32,7 +32,7 @@ from pix2pixai.data.alerts import (
     triplets_from_raw_cutouts,
 )
 from pix2pixai.errors import InputError
-from pix2pixai.pipeline.config import RunConfig, config_from_dict, load_config
+from pix2pixai.rundir.config import RunConfig, config_from_dict, load_config
 from pix2pixai.stores.maps import MapStore, partial_path
 
 #: A generous per-example guard against hangs (not a timing assertion: nothing here should take a second).

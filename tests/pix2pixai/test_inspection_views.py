@@ -16,8 +16,8 @@ from pix2pixai.cli import main
 from pix2pixai.data.images import write_image_set
 from pix2pixai.errors import InputError
 from pix2pixai.figures.inspection_views import inspection_views
-from pix2pixai.pipeline.rundir import SurveyDir
-from pix2pixai.pipeline.surveys import SurveyData
+from pix2pixai.rundir.layout import SurveyDir
+from pix2pixai.rundir.surveys import SurveyData
 from tests.conftest import shared_path
 
 VIEWS = ("activations", "filters", "patches", "tsne", "neighbours")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pix2pixai.pipeline.config import load_config
 from pix2pixai.pipeline.runner import run_chain
+from pix2pixai.rundir.config import load_config
 from tests.pix2pixai.conftest import (
     SURVEY,
     assert_same_runs,

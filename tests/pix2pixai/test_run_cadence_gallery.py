@@ -20,8 +20,8 @@ from tests.pix2pixai.conftest import SURVEY, write_tiny_config
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """The tiny dmdt chain's data and classifier steps, then figures and report (no generators: fast)."""
-    from pix2pixai.pipeline.config import load_config
     from pix2pixai.pipeline.runner import run_chain
+    from pix2pixai.rundir.config import load_config
 
     folder = tmp_path_factory.mktemp("tiny")
     run_chain([load_config(write_tiny_config(folder))], folder / "run", steps=("data", "classifier"),
@@ -62,14 +62,14 @@ def test_figures_step_writes_cadence_and_gallery_and_report_shows_them(tiny_run)
 
 
 def test_gallery_picks_the_most_confident_correct_input_per_class(tiny_run):
-    from pix2pixai.producers.registry import PRODUCERS
+    from pix2pixai.producers.registry import INPUT_METHODS
 
     sdir = tiny_run / SURVEY
     with np.load(sdir / "data.npz") as data, np.load(sdir / "classifier" / "split.npz") as split, \
             np.load(sdir / "classifier" / "predictions.npz") as pred:
         labels, probs = data["y"][split["test"]], pred["probs"]
     record = json.loads((tiny_run / "figures" / SURVEY / "gallery" / "gallery.json").read_text())
-    assert sorted(record["reasons"]) == sorted(PRODUCERS)
+    assert sorted(record["reasons"]) == sorted(INPUT_METHODS)
     for row, name in zip(record["rows"], ("EW", "LPV")):
         k = ("EW", "LPV").index(name)
         ok = [i for i in range(len(labels)) if labels[i] == k and probs[i].argmax() == k]

@@ -15,8 +15,8 @@ import pytest
 from pix2pixai import atomic
 from pix2pixai.cli import main
 from pix2pixai.pipeline import runner
-from pix2pixai.pipeline.config import load_config
-from pix2pixai.pipeline.rundir import SurveyDir
+from pix2pixai.rundir.config import load_config
+from pix2pixai.rundir.layout import SurveyDir
 from pix2pixai.stores.maps import partial_path
 from tests.pix2pixai.conftest import SURVEY, write_tiny_config
 
@@ -36,7 +36,7 @@ def captured_chain(monkeypatch) -> list[list]:
         return {"class_maps": [], "timings": {}, "steps": {}}
 
     monkeypatch.setattr(runner, "run_chain", fake_chain)
-    monkeypatch.setattr("pix2pixai.pipeline.summary.print_summary", lambda *a, **k: None)
+    monkeypatch.setattr("pix2pixai.rundir.summary.print_summary", lambda *a, **k: None)
     return calls
 
 

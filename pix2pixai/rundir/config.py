@@ -19,8 +19,6 @@ from typing import Any, get_origin, get_type_hints
 from pix2pixai.errors import InputError
 
 CORE_METHODS: tuple[str, ...] = ("gradcam", "saliency", "blanking", "shap")
-SIGNED_METHODS: frozenset[str] = frozenset(
-    {"blanking", "shap", "integrated-gradients", "guided-backprop", "guided-gradcam"})
 
 
 @dataclass(frozen=True)
@@ -282,6 +280,21 @@ def expand_path(value: str, config: RunConfig) -> Path:
         if not _is_shipped(origin):
             path = origin.parent / path
     return path
+
+
+def survey_files(config: RunConfig) -> list[Path]:
+    """The files (or folders) a survey's data step reads: its ``path`` and ``labels`` when set.
+    Simulated surveys read none."""
+    if config.survey.source == "simulate":
+        return []
+    return [expand_path(value, config) for value in (config.survey.path, config.survey.labels) if value]
+
+
+def classifier_files(config: RunConfig) -> list[Path]:
+    """The model files the classifier step reads: the legacy model or the one fine-tuned from, when set."""
+    cc = config.classifier
+    chosen = cc.legacy_path if cc.mode == "legacy" else cc.finetune_from if cc.mode == "finetune" else ""
+    return [expand_path(chosen, config)] if chosen else []
 
 
 def preset_names() -> list[str]:

@@ -18,7 +18,7 @@ import numpy as np
 from pix2pixai import atomic
 from pix2pixai.data.classes import CRTS_CLASSES, SUBCATEGORY_IS_REAL, ZTF_SUBCATEGORIES, canonical_class
 from pix2pixai.errors import InputError
-from pix2pixai.pipeline.config import RunConfig, expand_path
+from pix2pixai.rundir.config import RunConfig, expand_path
 
 REAL_BOGUS_CLASSES: tuple[str, ...] = ("bogus", "real")
 

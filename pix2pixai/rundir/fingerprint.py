@@ -1,26 +1,11 @@
-"""The run directory: where every step reads its inputs and writes its outputs.
+"""Step fingerprints: a hash of a step's settings and of the content of its input files.
 
-Layout (one folder per survey, so a demo holds two surveys side by side)::
-
-    RUN/
-      manifest.json            versions, configs, seeds, input hashes, timings, class_maps list
-      report.html              self-contained report (figures embedded)
-      figures/                 PNG + PDF
-      <survey>/
-        config.json            the resolved config of this survey
-        data.npz, data.json    inputs x [N,H,W,C], labels, groups, masks (if any); metadata
-        classifier/            model.keras, split.npz, predictions.npz, report.json
-        maps/maps.h5           explanation maps of the test split (MapStore)
-        generators/<group>/<method>/   generator.keras + generator.json
-        classmaps/<group>__<method>.npz
-        compare/comparison.json
-        steps/<step>.json      fingerprint of each finished step (skip when unchanged)
-
-A step is skipped when its fingerprint (hash of its config section and of its input files) equals
-the recorded one and its outputs exist; ``force`` re-runs it. Input files are hashed by content, not
-by bytes where the bytes carry noise: a ``.keras`` model is identified by its weight arrays and its
-architecture with layer names canonicalised, because Keras writes the save time into the zip and
-numbers auto-named layers per process, so re-saving identical weights must not re-run what follows.
+A step is skipped when its fingerprint equals the recorded one and its outputs exist. Input files
+are hashed by what they mean, not by bytes where the bytes carry noise: a ``.keras`` model is
+identified by its weight arrays and its architecture with layer names canonicalised, because Keras
+writes the save time into the zip and numbers auto-named layers per process, so re-saving identical
+weights must not re-run what follows. Kept apart from ``layout`` (which only names files): this is
+content hashing, with its own dependencies (h5py, zipfile).
 """
 
 from __future__ import annotations
@@ -28,13 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
-
-from pix2pixai import atomic
 
 
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:
@@ -122,81 +103,3 @@ def fingerprint(settings: Any, inputs: Iterable[Path]) -> str:
     for path in inputs:
         digest.update(file_digest(path).encode() if path.exists() else b"missing")
     return digest.hexdigest()
-
-
-@dataclass
-class SurveyDir:
-    """Paths of one survey's part of a run directory."""
-
-    root: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data.npz"
-
-    @property
-    def data_meta(self) -> Path:
-        return self.root / "data.json"
-
-    @property
-    def cadence(self) -> Path:
-        """Cadence diagnostics of a dmdt survey's light curves (written by the data step)."""
-        return self.root / "cadence.json"
-
-    @property
-    def classifier(self) -> Path:
-        return self.root / "classifier"
-
-    @property
-    def maps(self) -> Path:
-        return self.root / "maps" / "maps.h5"
-
-    @property
-    def generators(self) -> Path:
-        return self.root / "generators"
-
-    @property
-    def classmaps(self) -> Path:
-        return self.root / "classmaps"
-
-    @property
-    def compare(self) -> Path:
-        return self.root / "compare"
-
-    def generator_dir(self, group: str, method: str) -> Path:
-        return self.generators / group / method
-
-    def classmap_file(self, group: str, method: str) -> Path:
-        return self.classmaps / f"{group}__{method}.npz"
-
-    def step_file(self, step: str) -> Path:
-        return self.root / "steps" / f"{step}.json"
-
-    def is_done(self, step: str, print_: str, outputs: Iterable[Path]) -> bool:
-        """True when ``step`` last finished with this fingerprint and its outputs still exist."""
-        state = self.step_state(step)
-        return bool(state) and state.get("fingerprint") == print_ and all(p.exists() for p in outputs)
-
-    def step_state(self, step: str) -> dict[str, Any]:
-        path = self.step_file(step)
-        if not path.exists():
-            return {}
-        try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return {}
-
-    def mark_done(self, step: str, print_: str, seconds: float, **extra: Any) -> None:
-        atomic.write_json(self.step_file(step), {"fingerprint": print_, "seconds": round(seconds, 3), **extra})
-
-
-class StepTimer:
-    """Context manager measuring a step's wall time."""
-
-    def __enter__(self) -> "StepTimer":
-        self.start = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.seconds = time.perf_counter() - self.start

@@ -1,9 +1,12 @@
-"""The short summary table printed at the end of a run."""
+"""The summary of a finished run read from its manifest: the table printed at the end of a run, whose
+rows the report shows too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
+
+from pix2pixai.rundir.layout import RunDir
 
 
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
@@ -37,7 +40,7 @@ def print_summary(manifest: dict[str, Any], out: Path, echo: Callable[[str], Non
         for row in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
     total = manifest.get("timings", {}).get("total_seconds")
-    echo(f"\nreport: {out / 'report.html'}" + (f"  (total {total:.0f} s)" if total else ""))
+    echo(f"\nreport: {RunDir(out).report}" + (f"  (total {total:.0f} s)" if total else ""))
 
 
 def _fmt(value: Any) -> str:
