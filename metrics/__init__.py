@@ -5,7 +5,8 @@ how to score a model) comes in as callables. The map similarities are re-exporte
 lives in :mod:`~pix2pixai.metrics.ranking` (ranking and aggregation),
 :mod:`~pix2pixai.metrics.faithfulness` (deletion / insertion / ROAD imputation, localisation,
 randomisation, stability), :mod:`~pix2pixai.metrics.statistics` (bootstrap intervals, paired tests,
-Holm) and :mod:`~pix2pixai.metrics.skill` (does a map predictor beat the out-of-fold mean map?).
+Holm), :mod:`~pix2pixai.metrics.skill` (does a map predictor beat the out-of-fold mean map?) and
+:mod:`~pix2pixai.metrics.artefacts` (checkerboard and border-frame artefacts of generated maps).
 """
 
 from pix2pixai.metrics.similarity import cosine, mse, pearson, spearman, ssim, ssim_all_pairs, topk_overlap

@@ -96,6 +96,11 @@ class GeneratorConfigSection:
     inference output (running statistics) differs grossly from its training output (measured on
     the demo's LPV Grad-CAM generator: held-out SSIM 0.18 with batch norm, 0.70 with instance norm).
 
+    Training is a budget of ``steps`` generator updates; every ``eval_every`` steps the L1 on a seeded
+    ``validation_fraction`` of the training pairs is scored, the best weights are kept and training
+    stops after ``patience`` evaluations without improvement. ``gan_weight = 0`` trains with the L1
+    term alone (the control for the adversarial term, weighted ``gan_weight`` against ``l1_weight``).
+
     ``scheduler`` fans the groups' generator jobs out (``pix2pixai.pipeline.fanout.run_jobs``):
     ``"serial"`` (default, with a progress bar), ``"local:N"`` (a Dask LocalCluster of N processes) or
     a Dask scheduler address; every group's generators are trained from the same seed either way.
@@ -104,11 +109,15 @@ class GeneratorConfigSection:
 
     ngf: int = 32
     ndf: int = 32
-    epochs: int = 40
+    steps: int = 2000
+    eval_every: int = 100
+    patience: int = 5
+    validation_fraction: float = 0.2
     batch_size: int = 8
     norm: str = "instance"
     loss: str = "vanilla"
     l1_weight: float = 100.0
+    gan_weight: float = 1.0
     flip: bool = False
     scheduler: str = "serial"
     strategy: str = "default"
@@ -170,7 +179,7 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
         "*": {
             "classifier": {"epochs": 30, "patience": 5},
             "explain": {"shap_samples": 16, "shap_background": 16, "actmax_steps": 40, "actmax_restarts": 2},
-            "generator": {"ngf": 8, "ndf": 8, "epochs": 15, "batch_size": 4},
+            "generator": {"ngf": 8, "ndf": 8, "steps": 200, "eval_every": 50, "patience": 2, "batch_size": 8},
             "compare": {"stability_seeds": 1, "stability_groups": 1, "cascading_inputs": 4},
         },
         "dmdt": {"survey": {"n_per_group": 200}, "classifier": {"test_fraction": 0.4}},
@@ -182,7 +191,7 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             "classifier": {"epochs": 40, "patience": 6},
             # 256 samples: completeness error 2.4% on the real CRTS CNN (8.3% at 64; see gradient_shap.py)
             "explain": {"shap_samples": 256, "shap_background": 64},
-            "generator": {"ngf": 32, "ndf": 32, "epochs": 40, "batch_size": 8},
+            "generator": {"ngf": 32, "ndf": 32, "steps": 2000, "eval_every": 100, "patience": 5, "batch_size": 8},
             "compare": {"stability_seeds": 2, "stability_groups": 0, "cascading_inputs": 8},
         },
         # simulated dmdts: the CNN's accuracy is limited by its training-set size (sim-crts held-out
@@ -297,6 +306,19 @@ def classifier_files(config: RunConfig) -> list[Path]:
     return [expand_path(chosen, config)] if chosen else []
 
 
+def plain_name(value: str, what: str) -> str:
+    """``value`` when it can name a file or folder inside a run directory; an ``InputError`` otherwise.
+
+    Survey, group and method names become paths (``RUN/<survey>/``, ``classmaps/<group>__<method>.npz``):
+    a separator, ``..``, an absolute path, an empty name or a NUL would put files outside ``--out``.
+    """
+    if (not isinstance(value, str) or value in ("", ".", "..") or "/" in value or "\\" in value or "\0" in value
+            or value != value.strip()):
+        raise InputError(f"{what} = {value!r}: expected a plain name (no '/', '\\', '..', leading or trailing "
+                         "spaces, not empty), since it names a folder of the run")
+    return value
+
+
 def preset_names() -> list[str]:
     """Names of the configs shipped in ``pix2pixai/configs``."""
     return sorted(p.name[:-5] for p in resources.files("pix2pixai.configs").iterdir() if p.name.endswith(".toml"))
@@ -352,6 +374,11 @@ def _validate(config: RunConfig, origin: str) -> None:
     for name in _SECTIONS:
         for key, value in dataclasses.asdict(getattr(config, name)).items():
             flat[f"{name}.{key}"] = value
+    plain_name(config.survey.name, f"{origin}: survey.name")
+    for group in config.survey.groups:
+        plain_name(group, f"{origin}: survey.groups entry")
+    for method in config.explain.methods:
+        plain_name(method, f"{origin}: explain.methods entry")
     for key, allowed in _CHOICES.items():
         if flat[key] not in allowed:
             raise InputError(f"{origin}: {key} = {flat[key]!r}; expected one of {', '.join(allowed)}")
@@ -359,11 +386,16 @@ def _validate(config: RunConfig, origin: str) -> None:
                 "classifier.test_fraction"):
         if not 0.0 < flat[key] < 1.0 and not (key.endswith("threshold") and flat[key] == 1.0):
             raise InputError(f"{origin}: {key} = {flat[key]} must lie in (0, 1)")
-    for key in ("survey.n_per_group", "classifier.epochs", "classifier.batch_size", "generator.epochs",
-                "generator.batch_size", "generator.ngf", "generator.ndf", "explain.shap_samples",
-                "explain.blanking_patch"):
+    for key in ("survey.n_per_group", "classifier.epochs", "classifier.batch_size", "generator.steps",
+                "generator.eval_every", "generator.patience", "generator.batch_size", "generator.ngf",
+                "generator.ndf", "explain.shap_samples", "explain.blanking_patch"):
         if flat[key] < 1:
             raise InputError(f"{origin}: {key} = {flat[key]} must be >= 1")
+    if not 0.0 <= flat["generator.validation_fraction"] < 1.0:
+        raise InputError(f"{origin}: generator.validation_fraction = {flat['generator.validation_fraction']} "
+                         "must lie in [0, 1)")
+    if flat["generator.gan_weight"] < 0:
+        raise InputError(f"{origin}: generator.gan_weight = {flat['generator.gan_weight']} must be >= 0")
     for key in ("compare.stability_seeds", "compare.stability_groups", "compare.cascading_inputs"):
         if flat[key] < 0:
             raise InputError(f"{origin}: {key} = {flat[key]} must be >= 0 (0 disables or means all)")

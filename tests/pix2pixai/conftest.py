@@ -46,7 +46,8 @@ actmax_restarts = 1
 [generator]
 ngf = 4
 ndf = 4
-epochs = 1
+steps = 4
+eval_every = 2
 batch_size = 4
 
 [classmaps]
@@ -66,7 +67,7 @@ cascading_inputs = 2
 
 def write_tiny_config(folder: Path, **sections: dict[str, object]) -> Path:
     """Write the tiny config into ``folder/tiny.toml`` with keys replaced or added per section
-    (e.g. ``generator={"epochs": 2}``) and return its path."""
+    (e.g. ``generator={"steps": 8}``) and return its path."""
     text = TINY_CONFIG
     for section, values in sections.items():
         start = text.index(f"[{section}]\n")

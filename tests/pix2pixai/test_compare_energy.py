@@ -40,7 +40,7 @@ def test_class_map_energy_in_mask_beats_the_random_map(tmp_path):
     x, y, _ = _known_relevance_set(96, seed=0)
     x_held, y_held, masks = _known_relevance_set(24, seed=1)
     assert masks.any(axis=(1, 2)).all(), "every held-out triplet needs a non-empty ground-truth mask"
-    bundle = train_generator(x, y, signed=False, out_dir=tmp_path / "gen", epochs=10, batch_size=8, seed=0,
+    bundle = train_generator(x, y, signed=False, out_dir=tmp_path / "gen", steps=120, eval_every=40, batch_size=8, seed=0,
                              config=GeneratorConfig(ngf=8, ndf=8, norm="instance", g_learning_rate=1e-3))
     generated = bundle.predict_unit(x_held)[..., 0]
     cmap = build_class_map(generated, bundle.scale.to_unit(y_held)[..., 0], data_range=1.0)

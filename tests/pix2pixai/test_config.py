@@ -33,14 +33,14 @@ def test_demo_profile_shrinks_budget_but_file_keys_win(tmp_path):
     full = load_config("sim-crts")
     demo = load_config("sim-crts", profile="demo")
     assert demo.profile == "demo"
-    assert demo.generator.epochs < full.generator.epochs
+    assert demo.generator.steps < full.generator.steps
     assert demo.survey.n_per_group < full.survey.n_per_group
     # budgets follow the survey kind: triplets get patch blanking, dmdts per-bin blanking
     assert load_config("sim-ztf", profile="demo").explain.blanking_patch > 1
     assert demo.explain.blanking_patch == 1
     # a key the file sets wins over the profile
-    tuned = config_from_dict({"generator": {"epochs": 99}}, profile="demo")
-    assert tuned.generator.epochs == 99
+    tuned = config_from_dict({"generator": {"steps": 99}}, profile="demo")
+    assert tuned.generator.steps == 99
 
 
 def test_full_sim_crts_trains_on_more_curves_but_keeps_the_test_split_size():

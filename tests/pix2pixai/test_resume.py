@@ -90,9 +90,9 @@ def test_store_of_a_killed_writer_resumes(tmp_path):
 
 @pytest.fixture(scope="module")
 def resume_setup(tmp_path_factory) -> tuple[Path, Path]:
-    """One config (two generator epochs, so a kill can land between them) and its uninterrupted CLI run."""
+    """One config (four generator evaluations, so a kill can land between them) and its uninterrupted CLI run."""
     folder = tmp_path_factory.mktemp("resume")
-    config = write_tiny_config(folder, generator={"epochs": 2})
+    config = write_tiny_config(folder, generator={"steps": 8})
     _finish(_cli("run", str(config), "--out", str(folder / "reference")))
     return config, folder / "reference"
 

@@ -123,11 +123,11 @@ def test_resume_without_config_uses_the_recorded_one_and_says_what_is_kept(tmp_p
 
 
 def test_recorded_config_round_trips(tmp_path):
-    config = load_config(write_tiny_config(tmp_path, generator={"epochs": 3}))
+    config = load_config(write_tiny_config(tmp_path, generator={"steps": 6}))
     atomic.write_json(tmp_path / "run" / SURVEY / "config.json", config.to_dict())
     (rebuilt,) = runner.configs_from_run(tmp_path / "run")
     assert _plain(rebuilt) == _plain(config)
-    assert json.loads((tmp_path / "run" / SURVEY / "config.json").read_text())["generator"]["epochs"] == 3
+    assert json.loads((tmp_path / "run" / SURVEY / "config.json").read_text())["generator"]["steps"] == 6
 
 
 @pytest.mark.slow

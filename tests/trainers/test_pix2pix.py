@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from pix2pixai.trainers.pix2pix import (
-    GanHealthMonitor, GanHealthWarning, GeneratorConfig, MapScale, adversarial_loss, build_discriminator,
-    build_generator, crop, pad_to_pow2, patch_receptive_field, pow2_side,
+    FlooredOutput, GanHealthMonitor, GanHealthWarning, GeneratorBundle, GeneratorConfig, MapScale, ReflectPad,
+    adversarial_loss, build_discriminator, build_generator, crop, pad_to_pow2, patch_receptive_field, pow2_side,
 )
 
 TINY = GeneratorConfig(ngf=4, ndf=4)
@@ -81,18 +81,76 @@ def test_generator_shapes_and_1x1_bottleneck(side, in_ch, depth):
     g = build_generator(side, in_ch, signed=False, config=TINY)
     assert g.output_shape == (None, side, side, 1)
     assert g.get_layer(f"enc{depth - 1}_conv").output.shape[1:3] == (1, 1)
-    assert sum(isinstance(layer, keras.layers.Dropout) for layer in g.layers) == 3
+    assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.Conv2DTranspose)) for layer in g.layers)
+    with_dropout = build_generator(side, in_ch, signed=False, config=GeneratorConfig(ngf=4, dropout=0.5))
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in with_dropout.layers) == 3
 
 
-def test_generator_depth_option_and_output_activation():
+def _floored_bundle(hw, channels, n_groups, *, signed=False, config=TINY):
+    """An untrained generator with random floors in the unit range of each of ``n_groups`` groups."""
+    rng = np.random.default_rng(0)
+    low = -1.0 if signed else 0.0
+    floors = rng.uniform(low, 1.0, (n_groups, *hw, 1)).astype(np.float32)
+    generator = build_generator(pow2_side(hw), channels, signed=signed, config=config, n_groups=n_groups)
+    return GeneratorBundle(generator=generator, scale=MapScale(scale=1.0, signed=signed), config=config,
+                           original_hw=hw, seed=0, floors=floors, group_ids=np.arange(n_groups) * 3)
+
+
+@pytest.mark.parametrize("hw, channels, n_groups, signed", [((22, 24), 1, 1, False), ((63, 63), 3, 1, True),
+                                                            ((22, 24), 1, 2, False), ((63, 63), 3, 3, False)])
+def test_untrained_generator_equals_the_floor_of_each_inputs_group(hw, channels, n_groups, signed):
+    """The residual's last convolution starts at zero: G(x) is the group's floor, bit for bit."""
+    bundle = _floored_bundle(hw, channels, n_groups, signed=signed)
+    x = np.random.default_rng(1).normal(size=(5, *hw, channels)).astype(np.float32)
+    groups = None if n_groups == 1 else bundle.group_ids[np.arange(5) % n_groups]
+    out = bundle.predict_unit(x, groups)
+    np.testing.assert_array_equal(out, bundle.unit_floors(5, groups))
+    assert n_groups == 1 or not np.array_equal(out[0], out[1])
+
+
+def test_bundle_rejects_unknown_or_missing_groups():
+    bundle = _floored_bundle((22, 24), 1, 2)
+    x = np.zeros((2, 22, 24, 1), np.float32)
+    with pytest.raises(ValueError, match="class-conditional"):
+        bundle.predict_unit(x)
+    with pytest.raises(ValueError, match=r"\[1\] have no floor"):
+        bundle.predict_unit(x, np.array([0, 1]))
+
+
+def test_generator_inputs_carry_coordinates_floor_and_group_planes():
+    """The first encoder convolution sees C image channels + floor + 2 coordinates + G group planes."""
+    g = build_generator(32, 3, signed=False, config=TINY, n_groups=4)
+    assert g.get_layer("enc0_conv").kernel.shape == (4, 4, 3 + 1 + 2 + 4, 4)
+    assert g.get_layer("output").get_config()["low"] == 0.0
+    assert build_generator(32, 1, signed=True, config=TINY).get_layer("output").get_config()["low"] == -1.0
+
+
+def test_floored_output_clips_forward_and_passes_gradients_through():
+    floor = tf.constant([[0.5, 0.9, 0.1]])
+    residual = tf.Variable([[0.2, 0.3, -0.4]])
+    with tf.GradientTape() as tape:
+        out = FlooredOutput(0.0, 1.0)([floor, residual])
+        loss = tf.reduce_sum(out * tf.constant([[1.0, 2.0, 3.0]]))
+    np.testing.assert_allclose(out.numpy(), [[0.7, 1.0, 0.0]], atol=1e-7)
+    assert out.numpy().max() == 1.0 and out.numpy().min() == 0.0
+    np.testing.assert_array_equal(tape.gradient(loss, residual).numpy(), [[1.0, 2.0, 3.0]])
+
+
+def test_reflect_pad_mirrors_without_repeating_the_edge():
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3, 1)
+    padded = ReflectPad(1)(x).numpy()[0, :, :, 0]
+    np.testing.assert_array_equal(padded[1], [1, 0, 1, 2, 1])
+    np.testing.assert_array_equal(padded[0], padded[2])
+
+
+def test_generator_depth_option_and_instance_norm():
     g = build_generator(32, 1, signed=True, config=GeneratorConfig(ngf=4, depth=4, norm="instance"))
     assert g.get_layer("enc3_conv").output.shape[1:3] == (2, 2)
-    assert g.get_layer("output").get_config()["activation"] == "tanh"
     instance_norms = [layer for layer in g.layers if isinstance(layer, keras.layers.GroupNormalization)]
     assert instance_norms and all(layer.groups == layer.output.shape[-1] for layer in instance_norms)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in g.layers)
-    unsigned = build_generator(32, 1, signed=False, config=TINY)
-    assert unsigned.get_layer("output").get_config()["activation"] == "sigmoid"
+    batch = build_generator(32, 1, signed=False, config=GeneratorConfig(ngf=4, norm="batch"))
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in batch.layers)
     with pytest.raises(ValueError, match="depth"):
         GeneratorConfig(depth=6).generator_depth(32)
 
@@ -105,7 +163,7 @@ def test_patchgan_receptive_field_matches_gradient_support(n):
     norm would: its statistics mix the whole image).
     """
     side = 64
-    d = build_discriminator(side, 1, config=GeneratorConfig(ndf=4, d_layers=n))
+    d = build_discriminator(side, 1, config=GeneratorConfig(ndf=4, d_layers=n, norm="batch"))
     x = tf.random.stateless_normal((1, side, side, 1), seed=(0, 1))
     y = tf.random.stateless_normal((1, side, side, 1), seed=(0, 2))
     with tf.GradientTape() as tape:
@@ -134,14 +192,15 @@ def test_adversarial_losses_match_formulas():
 
 
 @pytest.mark.parametrize("kwargs, field", [({"norm": "layer"}, "norm"), ({"loss": "wgan"}, "loss"),
-                                           ({"ngf": 0}, "ngf"), ({"dropout": 1.0}, "dropout")])
+                                           ({"ngf": 0}, "ngf"), ({"dropout": 1.0}, "dropout"),
+                                           ({"gan_weight": -1.0}, "gan_weight")])
 def test_config_rejects_bad_values(kwargs, field):
     with pytest.raises(ValueError, match=field):
         GeneratorConfig(**kwargs)
 
 
 def test_config_json_round_trip():
-    config = GeneratorConfig(ngf=8, depth=4, loss="lsgan")
+    config = GeneratorConfig(ngf=8, depth=4, loss="lsgan", gan_weight=0.0)
     assert GeneratorConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from pix2pixai.trainers.pix2pix import GeneratorConfig, build_discriminator, build_generator, layer_seeds, train_generator
 
-TINY = GeneratorConfig(ngf=4, ndf=4, depth=2)
+TINY = GeneratorConfig(ngf=4, ndf=4, depth=2, dropout=0.5)
 
 
 def _weights(model: keras.Model) -> list[np.ndarray]:
@@ -79,11 +79,11 @@ def _job(tmp: Path, name: str, data_seed: int, *, busy: bool = False) -> list[np
     y = (x > 0.6).astype(np.float32) * x
     if busy:
         with _busy_python_random():
-            bundle = train_generator(x, y, signed=False, out_dir=tmp / name, epochs=1, batch_size=4, seed=5,
-                                     config=TINY, resume=False)
+            bundle = train_generator(x, y, signed=False, out_dir=tmp / name, steps=2, eval_every=2, batch_size=4,
+                                     seed=5, config=TINY, resume=False)
     else:
-        bundle = train_generator(x, y, signed=False, out_dir=tmp / name, epochs=1, batch_size=4, seed=5, config=TINY,
-                                 resume=False)
+        bundle = train_generator(x, y, signed=False, out_dir=tmp / name, steps=2, eval_every=2, batch_size=4, seed=5,
+                                 config=TINY, resume=False)
     return _weights(bundle.generator)
 
 

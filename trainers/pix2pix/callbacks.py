@@ -1,18 +1,23 @@
-"""Callbacks for ``Pix2Pix.fit``: per-epoch checkpoints (resume) and GAN health warnings."""
+"""Callbacks for ``Pix2Pix.fit``, where one Keras epoch is ``eval_every`` generator steps followed by
+one validation: best weights and early stopping, checkpoints (resume), GAN health warnings."""
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pix2pixai.atomic import write_json
 
-HISTORY_KEYS = ("d_loss", "g_gan", "g_l1", "g_batch_std")
+#: The validation score: mean absolute error of the inference-mode generator on the validation
+#: pairs' original (unpadded) pixels, unit range.
+MONITOR = "val_g_l1"
 
 
 class GanHealthWarning(UserWarning):
@@ -20,11 +25,11 @@ class GanHealthWarning(UserWarning):
 
 
 class GanHealthMonitor(keras.callbacks.Callback):
-    """Warn when D dominates or G collapses for ``patience`` consecutive epochs.
+    """Warn when D dominates or G collapses for ``patience`` consecutive evaluations.
 
-    * D dominates: epoch-mean ``d_loss < d_loss_floor`` (vanilla loss ~0 means D separates real and
+    * D dominates: interval-mean ``d_loss < d_loss_floor`` (vanilla loss ~0 means D separates real and
       fake perfectly, so G's adversarial gradient vanishes and only L1 trains it).
-    * G collapses: epoch-mean ``g_batch_std < std_floor`` (the generator emits the same map for every
+    * G collapses: interval-mean ``g_batch_std < std_floor`` (the generator emits the same map for every
       input of a batch, in unit-range units).
     """
 
@@ -44,29 +49,92 @@ class GanHealthMonitor(keras.callbacks.Callback):
             value = logs.get(key)
             self._streaks[key] = self._streaks[key] + 1 if value is not None and value < floor else 0
             if self._streaks[key] == self.patience:
-                warnings.warn(f"epoch {epoch + 1}: " + message.format(value=value, floor=floor)
-                              + f" for {self.patience} epochs", GanHealthWarning, stacklevel=2)
+                warnings.warn(f"evaluation {epoch + 1}: " + message.format(value=value, floor=floor)
+                              + f" for {self.patience} evaluations", GanHealthWarning, stacklevel=2)
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: save weights, optimiser slots, dropout RNG state and epoch; append history.
+class BestWeights(keras.callbacks.Callback):
+    """Keep the generator weights of the lowest validation L1 and stop after ``patience`` evaluations
+    without improvement (None: never stop early).
 
-    The ``tf.train.Checkpoint`` holds both networks, both optimisers (moments and step counters),
-    the dropout layers' seed-generator states (listed explicitly: a layer's tracked attributes
-    leave them out) and ``epoch``; the data
-    order of epoch e is a pure function of (seed, e) (see ``training.epoch_batches``), so resuming
-    from epoch e continues exactly as an uninterrupted run would.
+    ``start(score)`` enters the untrained generator (the floor) at step 0 with its validation score,
+    so a generator that never beats the floor on validation ends as the floor exactly. Its state (a
+    copy of every generator variable, the floor's and the best score, the step the best was reached
+    at, the evaluations since) lives in ``tf.Variable``s, listed by ``state`` for the checkpoint, so
+    a resumed run continues the same comparison. Without a validation score in the logs (no
+    validation pairs) every evaluation counts as the best: the last weights are kept.
+    """
+
+    def __init__(self, generator: keras.Model, *, eval_every: int, patience: int | None) -> None:
+        super().__init__()
+        self.generator = generator
+        self.eval_every = int(eval_every)
+        self.patience = patience
+        self.weights = [tf.Variable(np.asarray(v.numpy()), trainable=False, name=f"best_{k}")
+                        for k, v in enumerate(generator.variables)]
+        self.floor_score = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="floor_score")
+        self.best_score = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_score")
+        self.best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
+        self.wait = tf.Variable(0, dtype=tf.int64, trainable=False, name="wait")
+
+    @property
+    def state(self) -> list[tf.Variable]:
+        return [*self.weights, self.floor_score, self.best_score, self.best_step, self.wait]
+
+    @property
+    def stopped(self) -> bool:
+        """True once ``patience`` evaluations in a row brought no improvement."""
+        return self.patience is not None and int(self.wait.numpy()) >= self.patience
+
+    def start(self, score: float) -> None:
+        """Keep the current (untrained) weights as the best, at step 0 with validation score ``score``."""
+        self.floor_score.assign(float(score))
+        self._keep(float(score), 0)
+
+    def _keep(self, score: float, step: int) -> None:
+        for best, variable in zip(self.weights, self.generator.variables):
+            best.assign(variable.numpy())
+        self.best_score.assign(score)
+        self.best_step.assign(step)
+        self.wait.assign(0)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        score = (logs or {}).get(MONITOR)
+        if score is None or score < float(self.best_score.numpy()):
+            self._keep(math.inf if score is None else float(score), (epoch + 1) * self.eval_every)
+        else:
+            self.wait.assign_add(1)
+        if self.stopped:
+            self.model.stop_training = True
+
+    def restore(self) -> None:
+        """Load the kept weights into the generator."""
+        for variable, best in zip(self.generator.variables, self.weights):
+            variable.assign(best.numpy())
+
+
+class EvaluationCheckpoint(keras.callbacks.Callback):
+    """After every evaluation: save weights, optimiser slots, best-weights state, dropout RNG state and
+    the evaluation count; append the logs (and the step) to the history.
+
+    The ``tf.train.Checkpoint`` holds the networks, the optimisers (moments and step counters), the
+    ``BestWeights`` state, the dropout layers' seed-generator states (listed explicitly: a layer's
+    tracked attributes leave them out) and ``epoch`` (evaluations done); the batch of step s is a
+    pure function of (seed, s) (see ``data.step_batches``), so resuming after evaluation e continues
+    exactly as an uninterrupted run would.
     """
 
     def __init__(self, checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager,
-                 history_path: Path, history: dict[str, list[float]]) -> None:
+                 history_path: Path, history: dict[str, list[float]], eval_every: int) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.manager = manager
         self.history_path = history_path
         self.history = history
+        self.eval_every = int(eval_every)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.history.setdefault("step", []).append((epoch + 1) * self.eval_every)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.checkpoint.epoch.assign(epoch + 1)
@@ -74,9 +142,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         write_json(self.history_path, self.history)
 
 
-def read_history(path: Path, epochs_done: int) -> dict[str, list[float]]:
-    """Per-epoch logs written by ``EpochCheckpoint``, truncated to the restored epoch count."""
-    if epochs_done == 0 or not path.exists():
+def read_history(path: Path, evaluations_done: int) -> dict[str, list[float]]:
+    """Per-evaluation logs written by ``EvaluationCheckpoint``, truncated to the restored evaluation count."""
+    if evaluations_done == 0 or not path.exists():
         return {}
     history: dict[str, Any] = json.loads(path.read_text())
-    return {key: list(values)[:epochs_done] for key, values in history.items()}
+    return {key: list(values)[:evaluations_done] for key, values in history.items() if isinstance(values, list)}

@@ -2,15 +2,16 @@
 
 The original work min-max scaled every map on its own, which throws away how strong one input's
 explanation is relative to another's and makes a near-empty map look as loud as a strong one. Here
-one scale is fitted on all of a (group, method)'s generator-training maps and stored with the
+one scale is fitted on a generator's training maps (its validation part left out) and stored with the
 generator, so ``from_unit(to_unit(m)) == m`` wherever ``|m| <= scale``.
 
 * scale ``s`` = the ``percentile`` (default 99.5) of ``|m|`` over every pixel of every training map
   (a high percentile rather than the maximum, so one outlier pixel does not squash the rest);
   if that is 0 (very sparse maps) the maximum of ``|m|`` is used instead.
-* unsigned methods (Grad-CAM, saliency; maps >= 0): ``u = clip(m / s, 0, 1)`` -> sigmoid output.
-* signed methods (blanking / occlusion, SHAP): ``u = clip(m / s, -1, 1)`` -> tanh output; the sign
-  (evidence for vs against the class) is kept, zero stays zero.
+* unsigned methods (Grad-CAM, saliency; maps >= 0): ``u = clip(m / s, 0, 1)``; the generator's
+  output is clipped to [0, 1].
+* signed methods (blanking / occlusion, SHAP): ``u = clip(m / s, -1, 1)``, generator output clipped
+  to [-1, 1]; the sign (evidence for vs against the class) is kept, zero stays zero.
 * ``from_unit(u) = u * s`` (raw units of the producer).
 """
 

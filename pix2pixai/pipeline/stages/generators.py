@@ -50,9 +50,11 @@ def group_generator_task(config: RunConfig, x: np.ndarray, maps: dict[str, np.nd
     from pix2pixai.trainers.pix2pix import GeneratorConfig
 
     gc = config.generator
-    gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight)
-    settings = {"epochs": gc.epochs, "batch_size": gc.batch_size, "seed": seed, "flip": gc.flip, "config": gen_config,
-                "strategy": gc.strategy}
+    gen_config = GeneratorConfig(ngf=gc.ngf, ndf=gc.ndf, norm=gc.norm, loss=gc.loss, l1_weight=gc.l1_weight,
+                                 gan_weight=gc.gan_weight)
+    settings = {"steps": gc.steps, "eval_every": gc.eval_every, "patience": gc.patience,
+                "validation_fraction": gc.validation_fraction, "batch_size": gc.batch_size, "seed": seed,
+                "flip": gc.flip, "config": gen_config, "strategy": gc.strategy}
     idx = split.train
     targets = [(maps[m][idx][..., None], is_signed(m), str(out)) for m, out in out_dirs.items()]
     return x[idx], targets, settings
