@@ -9,6 +9,8 @@ is explained for group ``g``.
 from __future__ import annotations
 
 import csv
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from pix2pixai import atomic
 from pix2pixai.data.classes import CRTS_CLASSES, SUBCATEGORY_IS_REAL, ZTF_SUBCATEGORIES, canonical_class
 from pix2pixai.errors import InputError
 from pix2pixai.rundir.config import RunConfig, expand_path
+
+log = logging.getLogger(__name__)
 
 REAL_BOGUS_CLASSES: tuple[str, ...] = ("bogus", "real")
 
@@ -111,10 +115,8 @@ def _dmdt_images(curves: list, config: RunConfig) -> tuple[np.ndarray, dict[str,
 
 
 def _from_curves(curves: list, config: RunConfig, classes: tuple[str, ...]) -> SurveyData:
-    labels = [canonical_class(c.label) for c in curves]
-    keep = [i for i, lab in enumerate(labels) if lab in classes]
-    curves = [curves[i] for i in keep]
-    y = np.array([classes.index(labels[i]) for i in keep], dtype=np.int64)
+    curves, labels = _curves_of_classes(curves, classes, config.survey.path)
+    y = np.array([classes.index(label) for label in labels], dtype=np.int64)
     if config.survey.max_per_group:
         rng = np.random.default_rng(config.seed)
         chosen = np.concatenate([
@@ -163,7 +165,7 @@ def _dmdt_from_npz(config: RunConfig) -> SurveyData:
     from pix2pixai.data.lightcurves import read_lightcurves_npz
 
     curves = read_lightcurves_npz(expand_path(config.survey.path, config))
-    return _from_curves([c for c in curves if _known_class(c.label)], config, _crts_groups(config))
+    return _from_curves(curves, config, _crts_groups(config))
 
 
 def _dmdt_from_csv(config: RunConfig) -> SurveyData:
@@ -178,15 +180,29 @@ def _dmdt_from_csv(config: RunConfig) -> SurveyData:
     if missing:
         raise InputError(f"{config.survey.path}: {len(missing)} light curves have no label (e.g. {missing[0]}); "
                          "give survey.labels = a CSV with columns id,label")
-    return _from_curves([c for c in curves if _known_class(c.label)], config, _crts_groups(config))
+    return _from_curves(curves, config, _crts_groups(config))
 
 
-def _known_class(label: str | None) -> bool:
-    try:
-        canonical_class(label or "")
-    except InputError:
-        return False
-    return True
+def _curves_of_classes(curves: list, classes: tuple[str, ...], source: str) -> tuple[list, list[str]]:
+    """The curves whose label is one of the survey's ``classes`` and their canonical labels; the
+    others are dropped with one warning naming each dropped label and its count, so that a class the
+    survey does not know (e.g. "Cepheid" among the CRTS classes) never vanishes silently."""
+    kept, labels, dropped = [], [], Counter()
+    for curve in curves:
+        try:
+            label = canonical_class(curve.label or "")
+        except InputError:
+            label = None
+        if label in classes:
+            kept.append(curve)
+            labels.append(label)
+        else:
+            dropped[str(curve.label)] += 1
+    if dropped:
+        listed = ", ".join(f"{name} ({count})" for name, count in sorted(dropped.items()))
+        log.warning("%s: dropped %d of %d light curves whose class is not one of the survey's groups %s: %s",
+                    source, sum(dropped.values()), len(curves), ", ".join(classes), listed)
+    return kept, labels
 
 
 def _read_label_table(path: Path) -> dict[str, str]:

@@ -177,3 +177,19 @@ def test_tiny_patch_chain_runs_end_to_end(tmp_path):
         assert (figures / f"{name}.png").stat().st_size > 5000, name
     page = write_report(out).read_text()
     assert f"Figures: {SURVEY}" in page and f"Inspection: {SURVEY}" in page and "light_echo" in page
+
+
+def test_curves_of_unknown_classes_are_dropped_with_one_warning_naming_them(tmp_path, caplog):
+    """18 curves, 6 of them Cepheids: 12 kept, and the warning names the class and its count."""
+    rng = np.random.default_rng(0)
+    labels = ["EW", "RRab", "EA"] * 4 + ["Cepheid"] * 6
+    per = 20
+    np.savez(tmp_path / "curves.npz", ids=np.array([f"c{k}" for k in range(18)]), offsets=np.arange(19) * per,
+             mjd=np.concatenate([np.sort(rng.uniform(0, 500, per)) for _ in range(18)]),
+             mag=15 + rng.normal(0, 0.2, 18 * per), magerr=np.full(18 * per, 0.05), labels=np.array(labels))
+    config = config_from_dict({"survey": {"name": "mine", "kind": "dmdt", "source": "lightcurves_npz",
+                                          "path": str(tmp_path / "curves.npz")}})
+    with caplog.at_level("WARNING", logger="pix2pixai.rundir.surveys"):
+        data = load_survey(config)
+    assert len(data.x) == 12
+    assert "dropped 6 of 18" in caplog.text and "Cepheid (6)" in caplog.text
