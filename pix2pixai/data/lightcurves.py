@@ -56,6 +56,8 @@ class LightCurve:
         Per-point filter name (str array of shape (n,), e.g. "g"/"r" for ZTF); None for one band.
     dropped : int
         Number of non-finite rows the reader removed from this curve.
+    source : str or None
+        Where the curve was read from (a file path, or the in-memory table's type), when known.
     """
 
     lcid: str
@@ -65,6 +67,7 @@ class LightCurve:
     label: str | None = None
     band: np.ndarray | None = None
     dropped: int = 0
+    source: str | None = None
 
     def __post_init__(self) -> None:
         self.lcid = str(self.lcid)
@@ -191,7 +194,8 @@ def read_lightcurves_npz(path: str | Path) -> list[LightCurve]:
     curves = []
     for k, (start, stop) in enumerate(zip(offsets[:-1], offsets[1:])):
         curve = LightCurve(ids[k], arrays["mjd"][start:stop], arrays["mag"][start:stop],
-                           arrays["magerr"][start:stop], label=None if labels is None else str(labels[k]))
+                           arrays["magerr"][start:stop], label=None if labels is None else str(labels[k]),
+                           source=str(path))
         curves.append(_validated_curve(curve, source=f"{path}, curve {curve.lcid}", rows=np.arange(start, stop) + 1))
     return curves
 
@@ -223,7 +227,7 @@ def _curves_from_columns(columns: Columns, default_id: str) -> list[LightCurve]:
             raise InputError(f"{origin}: curve {unique_ids[k]!r} has no row left after dropping catflags != 0")
         curve = LightCurve(unique_ids[k], values["mjd"][rows_k], values["mag"][rows_k], values["magerr"][rows_k],
                            label=_one_label(columns.values.get("label"), rows_k, origin),
-                           band=None if bands is None else bands[rows_k])
+                           band=None if bands is None else bands[rows_k], source=origin)
         curves.append(_validated_curve(curve, source=origin, rows=rows_k + 1,
                                        has_errors="magerr" in columns.values))
     return curves
@@ -288,5 +292,6 @@ def _validated_curve(curve: LightCurve, source: str, rows: np.ndarray, *, has_er
                        "sentinel? Pairs beyond the last dt edge are not binned", source, curve.lcid, span,
                        curve.mjd[order[0]], curve.mjd[order[-1]])
     return LightCurve(curve.lcid, curve.mjd[order], curve.mag[order], curve.magerr[order], label=curve.label,
-                      band=None if curve.band is None else curve.band[order], dropped=dropped)
+                      band=None if curve.band is None else curve.band[order], dropped=dropped,
+                      source=curve.source)
 

@@ -40,6 +40,7 @@ def classifier_step(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     """Split, train (unless legacy), save the model, the split, the test-split probabilities and report."""
     from pix2pixai.trainers.determinism import enable_determinism
     from pix2pixai.trainers.distribute import strategy_from_name
+    from pix2pixai.trainers.model_card import save_card
     from pix2pixai.trainers.splits import stratified_split
     from pix2pixai.trainers.training import evaluate_classifier, predict_proba, train_classifier
 
@@ -57,6 +58,8 @@ def classifier_step(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
         ).model
     with atomic.atomic_path(sdir.model, suffix=".keras") as tmp:
         model.save(tmp)
+    save_card(sdir.model, class_names=data.class_names, input_shape=data.x.shape[1:],
+              preset=data.meta.get("preset"))
     probs = predict_proba(model, data.x[test_idx], batch_size=256)
     report = evaluate_classifier(model, data.x[test_idx], data.y[test_idx], data.class_names)
     atomic.save_npz(sdir.split, train=train_idx, test=test_idx)
