@@ -1,4 +1,8 @@
-"""One consistent, paper-sized style and atomic PNG + PDF saving."""
+"""One consistent, paper-sized style and atomic PNG + PDF saving.
+
+Importing the figures leaves matplotlib's backend alone (a notebook keeps its inline backend); the
+command line picks a non-interactive one for itself.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,9 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-
-from pix2pixai.atomic import atomic_path  # noqa: E402
+from pix2pixai.atomic import atomic_path
 
 #: Unsigned maps (Grad-CAM, saliency) and signed maps (blanking, SHAP: red = evidence for the class).
 UNSIGNED_CMAP = "magma"
