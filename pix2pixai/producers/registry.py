@@ -88,6 +88,7 @@ class MethodRecord:
         them on 0, generators scale them to [-1, 1].
     defaults : the method's parameters under a run's settings (:class:`ParamContext`).
     fixed : parameters of ``function`` the method sets itself and refuses from the caller.
+    quantity : what a map's value is, with its sign convention (a figure's colour-bar label).
     """
 
     name: str
@@ -97,6 +98,7 @@ class MethodRecord:
     signed: bool
     defaults: Callable[[ParamContext], dict[str, Any]] = _no_defaults
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    quantity: str = "relevance"
 
     def __call__(self, *args: Any, **params: Any) -> np.ndarray:
         """``function(*args, **fixed, **params)``; :class:`InputError` when ``params`` sets a fixed parameter."""
@@ -152,18 +154,27 @@ def _actmax_defaults(context: ParamContext) -> dict[str, Any]:
 
 
 RECORDS: dict[str, MethodRecord] = {record.name: record for record in (
-    MethodRecord("gradcam", gradcam, "input", "mean", signed=False, defaults=_gradcam_defaults),
-    MethodRecord("gradcam++", gradcam, "input", "mean", signed=False, fixed={"weighting": "plusplus"}),
-    MethodRecord("saliency", saliency, "input", "max", signed=False),
+    MethodRecord("gradcam", gradcam, "input", "mean", signed=False, defaults=_gradcam_defaults,
+                 quantity="Grad-CAM relevance (>= 0)"),
+    MethodRecord("gradcam++", gradcam, "input", "mean", signed=False, fixed={"weighting": "plusplus"},
+                 quantity="Grad-CAM++ relevance (>= 0)"),
+    MethodRecord("saliency", saliency, "input", "max", signed=False,
+                 quantity="|d score / d input| (>= 0)"),
     MethodRecord("integrated-gradients", integrated_gradients, "input", "sum", signed=True,
-                 defaults=_seed_defaults),
-    MethodRecord("blanking", blanking, "input", "sum", signed=True, defaults=_blanking_defaults),
-    MethodRecord("shap", gradient_shap, "input", "sum", signed=True, defaults=_shap_defaults),
-    MethodRecord("cam", cam, "input", "mean", signed=False),
-    MethodRecord("guided-backprop", guided_backprop, "input", "sum", signed=True),
-    MethodRecord("guided-gradcam", guided_gradcam, "input", "sum", signed=True),
-    MethodRecord("lighting", lighting, "class", "sum", signed=False, defaults=_lighting_defaults),
-    MethodRecord("actmax", actmax, "class", "sum", signed=False, defaults=_actmax_defaults),
+                 defaults=_seed_defaults, quantity="integrated gradient of the score; red = evidence for the class"),
+    MethodRecord("blanking", blanking, "input", "sum", signed=True, defaults=_blanking_defaults,
+                 quantity="score drop when blanked; red = evidence for the class"),
+    MethodRecord("shap", gradient_shap, "input", "sum", signed=True, defaults=_shap_defaults,
+                 quantity="SHAP value of the score; red = evidence for the class"),
+    MethodRecord("cam", cam, "input", "mean", signed=False, quantity="class activation (>= 0)"),
+    MethodRecord("guided-backprop", guided_backprop, "input", "sum", signed=True,
+                 quantity="guided gradient; red = evidence for the class"),
+    MethodRecord("guided-gradcam", guided_gradcam, "input", "sum", signed=True,
+                 quantity="guided Grad-CAM; red = evidence for the class"),
+    MethodRecord("lighting", lighting, "class", "sum", signed=False, defaults=_lighting_defaults,
+                 quantity="class score with the pixel lit"),
+    MethodRecord("actmax", actmax, "class", "sum", signed=False, defaults=_actmax_defaults,
+                 quantity="input maximising the class score"),
 )}
 
 #: Names of the input-specific and of the class-level methods, in registry order.
