@@ -78,6 +78,33 @@ def plot_maps(maps: np.ndarray, inputs: np.ndarray | None = None, *, method: str
     return fig
 
 
+def plot_map_store(store: str | Path, out_dir: str | Path, *, inputs: np.ndarray | None = None,
+                   rows: int = 8) -> list[Path]:
+    """Render a map store (``pix2pixai explain`` output): one figure per method of its first ``rows``
+    maps, titled by stored row and target class, on dmdt axes when the store carries bin edges;
+    ``inputs`` (the explained array, optional) are drawn beside them. Returns the PNG + PDF paths."""
+    from pix2pixai.stores import MapStore
+
+    out_dir = Path(out_dir)
+    paths: list[Path] = []
+    with MapStore.open(store) as opened:
+        edges = opened.bin_edges
+        methods = opened.methods()
+        if not methods:
+            raise InputError(f"{store}: the map store holds no finished method; nothing to plot")
+        for method in methods:
+            n = min(rows, opened.info(method)["n"])
+            picked = np.arange(n)
+            index, targets = opened.index(method, picked), opened.targets(method, picked)
+            beside = None if inputs is None else np.asarray(inputs)[index]
+            if beside is not None and beside.ndim == 3:
+                beside = beside[..., None]
+            titles = [f"row {i}, class {t}" if t >= 0 else f"row {i}" for i, t in zip(index, targets)]
+            fig = plot_maps(opened.read(method, picked), beside, method=method, titles=titles, bin_edges=edges)
+            paths.extend(save_figure(fig, out_dir / method.replace("+", "plus")))
+    return paths
+
+
 def _reduced(maps: np.ndarray, method: str | None) -> tuple[np.ndarray, bool, str]:
     """[N, H, W] maps, whether they are signed, and the colour-bar label."""
     array = np.asarray(maps, dtype=np.float64)

@@ -39,3 +39,17 @@ def test_shapes_that_do_not_fit_are_refused():
         plot_maps(np.zeros((4, 5)))
     with pytest.raises(InputError, match="inputs of shape"):
         plot_maps(np.zeros((2, 4, 5)), np.zeros((2, 4, 6, 1)))
+
+
+def test_a_map_store_renders_one_figure_per_method(tmp_path):
+    from pix2pixai.figures.map_grid import plot_map_store
+    from pix2pixai.stores import MapStore
+
+    crts = DMDT_PRESETS["crts"]
+    rng = np.random.default_rng(2)
+    with MapStore.create(tmp_path / "maps.h5", bin_edges={"dm": crts.dm_edges, "dt": crts.dt_edges}) as store:
+        for method in ("gradcam", "shap"):
+            maps = rng.normal(size=(5, 22, 24, 1)).astype(np.float32)
+            store.write(method, np.abs(maps) if method == "gradcam" else maps, targets=np.arange(5) % 2)
+    paths = plot_map_store(tmp_path / "maps.h5", tmp_path / "figs", inputs=rng.uniform(size=(5, 22, 24)), rows=3)
+    assert sorted(p.name for p in paths) == ["gradcam.pdf", "gradcam.png", "shap.pdf", "shap.png"]
