@@ -11,6 +11,7 @@ with a probability score) gets one text panel over its column with the reason it
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from pix2pixai import atomic
 from pix2pixai.errors import InputError
 from pix2pixai.figures.maps import draw_map
 from pix2pixai.figures.style import paper_style, save_figure
-from pix2pixai.producers.registry import INPUT_METHODS, is_signed
+from pix2pixai.producers.registry import INPUT_METHODS, ParamContext, default_params, is_signed
 
 #: Small, fixed budgets: the gallery is for looking, the run's maps come from the explain step.
 IG_STEPS = 16
@@ -58,17 +59,17 @@ def gallery_inputs(labels: np.ndarray, probs: np.ndarray) -> dict[int, int]:
     return chosen
 
 
-def gallery_params(explain: dict[str, Any], background: np.ndarray, seed: int) -> dict[str, dict[str, Any]]:
-    """Parameters per producer: the run's own choices (``explain`` section of its config: Grad-CAM
-    weighting, blanking patch) and the gallery's small budgets for the sampling methods."""
-    patch = int(explain.get("blanking_patch", 1))
-    weighting = explain.get("gradcam_weighting", "elementwise")
-    params: dict[str, dict[str, Any]] = {method: {} for method in INPUT_METHODS}
-    params["gradcam"] = {"weighting": weighting}
-    params["guided-gradcam"] = {"weighting": weighting}
-    params["blanking"] = {"patch": patch, "stride": patch}
-    params["integrated-gradients"] = {"steps": IG_STEPS, "seed": seed}
-    params["shap"] = {"background": background, "n_samples": SHAP_SAMPLES, "seed": seed}
+def gallery_params(explain: dict[str, Any], x: np.ndarray, train_idx: np.ndarray, seed: int) -> dict[str, dict[str, Any]]:
+    """Parameters per producer: the registry's defaults under the run's explain settings (``explain``:
+    its recorded config section), with the gallery's small budgets for the sampling methods."""
+    from pix2pixai.rundir.config import ExplainConfig
+
+    known = {f.name for f in dataclasses.fields(ExplainConfig)}
+    settings = dataclasses.replace(ExplainConfig(**{k: v for k, v in explain.items() if k in known}),
+                                   shap_samples=SHAP_SAMPLES, shap_background=SHAP_BACKGROUND)
+    context = ParamContext(settings, seed, x, train_idx)
+    params = {method: default_params(method, context) for method in INPUT_METHODS}
+    params["integrated-gradients"]["steps"] = IG_STEPS
     return params
 
 
@@ -145,9 +146,7 @@ def producer_gallery(sdir: Any, out_dir: Path) -> Gallery:
         raise InputError(f"{sdir.root}: the classifier gets no test input right; the producer gallery needs one")
     config = recorded_config(sdir)
     explain, seed = config.get("explain", {}), int(config.get("seed", 0))
-    pick = np.sort(np.random.default_rng(seed).choice(split.train, size=min(SHAP_BACKGROUND, split.train.size),
-                                                      replace=False))
-    params = gallery_params(explain, data.x[pick], seed)
+    params = gallery_params(explain, data.x, split.train, seed)
     classes = np.array(sorted(chosen))
     positions = np.array([chosen[k] for k in classes])
     x = data.x[test_idx[positions]]
