@@ -1,7 +1,10 @@
 """The ``pix2pixai`` command line.
 
-User errors (bad files, fields, config keys) end with one line on stderr and exit code 2; anything
-else is a bug and keeps its traceback. Each chain step also runs alone on a run directory.
+User errors (bad files, fields, config keys, outputs that would harm a file) end with one line on
+stderr and exit code 2; anything else is a bug: one line naming the log file that holds its
+traceback, exit code 1 (:mod:`pix2pixai.console`). Every command checks its outputs
+(:mod:`pix2pixai.output_safety`, the run-directory rule of :mod:`pix2pixai.pipeline.runner`) before
+any work starts. Each chain step also runs alone on a run directory.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from types import ModuleType
+from typing import Callable, NoReturn, Sequence
 
 from pix2pixai import __version__
+from pix2pixai.console import internal_error, quiet_import
 from pix2pixai.errors import InputError
+from pix2pixai.output_safety import check_output_file, check_output_folder
 
+EXIT_INTERNAL_ERROR = 1
 EXIT_USER_ERROR = 2
 
 
@@ -29,9 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     try:
-        return int(args.func(args) or 0)
+        with quiet_import("tensorflow", show=args.verbose, then=_start_devices):
+            return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"pix2pixai {args.command}: error: {exc}", file=sys.stderr)
+        print(f"pix2pixai {args.command}: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return EXIT_USER_ERROR
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"pix2pixai {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
@@ -45,19 +53,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pix2pixai {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback in the cache folder's log
+        print(internal_error(args.command, exc), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _start_devices(tf: ModuleType) -> None:
+    """Start TensorFlow's devices while its start-up lines are captured (a failed ``cuInit`` says so)."""
+    tf.config.list_logical_devices()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command; the step commands from the step records (``pix2pixai.pipeline.steps.STEPS``)."""
     from pix2pixai.pipeline.steps import STEPS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pix2pixai",
         description="Class-level explanation maps for CNN classifiers with pix2pix generators "
                     "(dmdt light-curve images, ZTF real/bogus triplets, any labelled image set).",
         epilog="Start with `pix2pixai demo`; then `pix2pixai run crts` or your own CONFIG.toml.",
     )
     parser.add_argument("--version", action="version", version=f"pix2pixai {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show what libraries print while loading (TensorFlow's start-up lines)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_: str, func: Callable, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -145,11 +170,13 @@ def _echo(msg: str) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """``demo``: each profile has its own default run directory, guarded like ``run``'s."""
+    from pix2pixai.pipeline.limits import check_memory
     from pix2pixai.pipeline.runner import check_run_dir, configs_for_demo, run_chain
     from pix2pixai.rundir.summary import print_summary
 
     out = args.out or Path("runs/demo" if args.profile == "demo" else f"runs/demo-{args.profile}")
     configs = configs_for_demo(args.profile)
+    check_memory(configs, force=args.force)
     if check_run_dir(configs, out, force=args.force) and not args.force:
         _echo(f"{out} holds an earlier demo run: finished steps are kept (--force redoes them)")
     manifest = run_chain(configs, out, force=args.force, echo=_echo)
@@ -159,6 +186,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """``run``: a new run refuses a run directory holding another config; ``--resume`` continues one."""
+    from pix2pixai.pipeline.limits import check_memory
     from pix2pixai.pipeline.runner import check_run_dir, configs_from_run, resume_plan, run_chain
     from pix2pixai.rundir.config import load_config
     from pix2pixai.rundir.summary import print_summary
@@ -176,6 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         configs = [load_config(args.config, profile=args.profile)] if args.config else recorded
     else:
         configs = [load_config(args.config, profile=args.profile)]
+    check_memory(configs, force=args.force)
     earlier = check_run_dir(configs, out, force=args.force)
     if args.resume and not args.force:
         for line in resume_plan(configs, out):
@@ -188,10 +217,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_step(args: argparse.Namespace) -> int:
-    from pix2pixai.pipeline.runner import run_survey
+    """A step alone: into a new folder, or a run holding this config's survey (or other surveys beside it)."""
+    from pix2pixai.pipeline.limits import check_memory
+    from pix2pixai.pipeline.runner import check_run_dir, run_survey
     from pix2pixai.rundir.config import load_config
 
     config = load_config(args.config)
+    check_memory([config], force=args.force)
+    check_run_dir([config], args.out, force=args.force, alongside=True)
     run_survey(config, args.out, steps=[args.step], force=args.force, echo=_echo)
     return 0
 
@@ -258,10 +291,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _require_run(out: Path) -> None:
+    """Refuse a folder that is not a finished run of this toolkit (marker and readable manifest)."""
     from pix2pixai.rundir.layout import RunDir
 
-    if not RunDir(out).manifest.exists():
-        raise InputError(f"{out}: not a run directory (no manifest.json); run `pix2pixai demo` or `pix2pixai run` first")
+    RunDir(out).read_manifest()
 
 
 def _read_curves(paths: Sequence[Path]):
@@ -274,12 +307,12 @@ def _read_curves(paths: Sequence[Path]):
 
 
 def _cmd_dmdt(args: argparse.Namespace) -> int:
-
     from pix2pixai import atomic
     from pix2pixai.data.dmdt_images import DMDT_PRESETS, dmdt_from_lightcurves
 
     if args.preset not in DMDT_PRESETS:
         raise InputError(f"--preset {args.preset!r} unknown; expected one of {', '.join(DMDT_PRESETS)}")
+    check_output_file(args.out, args.lightcurves)
     curves = _read_curves(args.lightcurves)
     images = dmdt_from_lightcurves(curves, preset=args.preset)
     atomic.save_npy(args.out, images[0] if len(curves) == 1 else images)
@@ -290,6 +323,7 @@ def _cmd_dmdt(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from pix2pixai.classify import classify_lightcurves
 
+    check_output_file(args.out, [*args.lightcurves, args.model])
     curves = _read_curves(args.lightcurves)
     table = classify_lightcurves(curves, args.model, preset=args.preset, out=args.out)
     _echo(f"wrote {args.out}: {len(table)} light curves classified")
@@ -299,6 +333,9 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 def _cmd_cadence(args: argparse.Namespace) -> int:
     from pix2pixai.data.cadence import cadence_report
 
+    if args.out is not None:  # the figure is written as PNG and PDF
+        for path in (args.out, args.out.with_suffix(".pdf")):
+            check_output_file(path, args.lightcurves)
     report = cadence_report(_read_curves(args.lightcurves), preset=args.preset, n_bins=args.bins)
     _echo(report.to_table())
     if args.out is not None:
@@ -318,6 +355,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
         if args.inputs is None:
             raise InputError("MODEL needs INPUTS: a labelled image set (.npz or .h5 with images and labels)")
+        check_output_folder(args.out, [args.model, args.inputs])
         images = read_image_set(args.inputs)
         model = load_model_file(args.model, args.legacy_kind)
         views = inspection_views(model, images.images, images.y, images.class_names, args.out, **options)

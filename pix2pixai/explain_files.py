@@ -4,11 +4,18 @@ The run-directory chain explains its own test split; this is the same producers 
 model and any array file, outside a run. Inputs are read chunk by chunk (``.npy`` memory-mapped,
 ``.h5`` datasets sliced), so a file larger than memory streams through; the store is written by
 :func:`pix2pixai.stores.produce.produce_methods` (atomic, resumable: re-run the same command).
+
+A store resumes only on the same content: its provenance records the sha256 digests of the model
+(:func:`pix2pixai.digests.file_digest`), the inputs, the background and a targets file, so an
+input edited in place (same name, same size) restarts the store, with a warning, instead of
+mixing maps of old and new rows. Every input is read and checked before the store is opened, and
+``--out`` is checked first of all (:mod:`pix2pixai.output_safety`): never an input, never a folder.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -16,11 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from pix2pixai.digests import file_digest
 from pix2pixai.errors import InputError
-from pix2pixai.stores.maps import DEFAULT_CHUNK
+from pix2pixai.output_safety import check_output_file
+from pix2pixai.stores.maps import DEFAULT_CHUNK, MapStore, partial_path
 from pix2pixai.stores.produce import Progress, produce_methods
 
 INPUT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
+
+#: A ``--param`` value that is not JSON is kept as a string only when it is a plain word (``mean``).
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
 
 
 def load_model(path: str | Path, legacy: str | None = None) -> Any:
@@ -46,10 +58,12 @@ def load_model(path: str | Path, legacy: str | None = None) -> Any:
         except ValueError as err:
             raise InputError(f"{path}: not a legacy {legacy} model ({err})") from None
     if path.suffix == ".keras":
+        _check_keras_archive(path)
         try:
             return keras.models.load_model(path, compile=False)
-        except (ValueError, OSError) as err:
-            raise InputError(f"{path}: not a loadable .keras model ({err})") from None
+        except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged archive; each is reported
+            raise InputError(f"{path}: not a loadable .keras model ({type(err).__name__}: "
+                             f"{next(iter(str(err).splitlines()), '')})") from None
     tried = []
     try:
         return keras.models.load_model(path, compile=False)
@@ -61,6 +75,21 @@ def load_model(path: str | Path, legacy: str | None = None) -> Any:
         except ValueError as err:
             tried.append(f"{kind}: {str(err).splitlines()[0][:120]}")
     raise InputError(f"{path}: not a model pix2pixai can load ({'; '.join(tried)})")
+
+
+def _check_keras_archive(path: Path) -> None:
+    """A ``.keras`` file is a zip holding ``config.json``: say so when it is truncated or another zip."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a .keras model (not a zip archive: truncated, or another kind of file)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as err:
+        raise InputError(f"{path}: not a .keras model (damaged zip archive: {err})") from None
+    if "config.json" not in names:
+        raise InputError(f"{path}: a zip archive without config.json, not a .keras model")
 
 
 @contextmanager
@@ -180,6 +209,9 @@ def parse_params(items: Sequence[str], methods: Sequence[str]) -> dict[str, dict
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
+            if not _WORD.fullmatch(text):
+                raise InputError(f"--param {item!r}: value {text!r} is neither JSON (8, 0.1, true, [1, 2]) "
+                                 "nor a plain word") from None
             value = text
         method, dot, field = name.rpartition(".")
         if dot and method not in params:
@@ -189,8 +221,27 @@ def parse_params(items: Sequence[str], methods: Sequence[str]) -> dict[str, dict
             options = {m: sorted(accepted[m]) for m in ([method] if dot else methods)}
             raise InputError(f"--param {item!r}: no chosen method takes {field!r} (they take {options})")
         for m in takers:
+            _check_param_type(m, field, value, item)
             params[m][field] = value
     return params
+
+
+def _check_param_type(method: str, field: str, value: Any, item: str) -> None:
+    """A value of another kind than the parameter's default (a word for a number, a number for a flag)
+    is an error here, not a TypeError deep inside the producer."""
+    import inspect
+
+    from pix2pixai.producers.registry import method_record
+
+    default = inspect.signature(method_record(method).function).parameters[field].default
+    if isinstance(default, bool):
+        expected, ok = "true or false", isinstance(value, bool)
+    elif isinstance(default, (int, float)):
+        expected, ok = "a number", isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        return
+    if not ok:
+        raise InputError(f"--param {item!r}: {method}.{field} takes {expected}, got {value!r}")
 
 
 def _parameters(method: str) -> frozenset[str]:
@@ -219,11 +270,20 @@ def explain_files(
     """Explain every input of ``inputs_path`` with each of ``methods`` into the map store ``out``.
 
     ``background`` (an array file, as for inputs) feeds ``shap``; ``params`` are ``--param`` items
-    (see :func:`parse_params`). Provenance records the model and input file names and sizes and the
-    model's weight hash, so resuming with other files is refused.
+    (see :func:`parse_params`). Provenance records the content digests of the model, inputs,
+    background and targets files and the model's weight hash: an unfinished store of other content
+    is started again (saying so), never resumed.
     """
     from pix2pixai.producers.registry import INPUT_METHODS
 
+    sources = {role: Path(path) for role, path in (("model", model_path), ("inputs", inputs_path),
+                                                   ("background", background), ("targets", _targets_file(targets)))
+               if path is not None}
+    check_output_file(out, sources.values())
+    check_output_file(partial_path(out), sources.values(), what="--out's unfinished store")
+    if Path(out).exists():
+        with MapStore.open(out):  # an InputError unless it is a map store (replaced only by another one)
+            pass
     unknown = [m for m in methods if m not in INPUT_METHODS]
     if unknown or not methods:
         raise InputError(f"--method {','.join(methods)}: expected a comma-separated list of {list(INPUT_METHODS)}")
@@ -240,13 +300,21 @@ def explain_files(
         with open_inputs(background, names, image_input, inputs_key) as bg:
             per_method["shap"]["background"] = np.asarray(
                 bg[image_input or names[0]][:] if isinstance(bg, Mapping) else bg[:], np.float32)
-    provenance = {"model": Path(model_path).name, "model_bytes": Path(model_path).stat().st_size,
-                  "inputs": Path(inputs_path).name, "inputs_bytes": Path(inputs_path).stat().st_size,
-                  "inputs_key": inputs_key, "targets": targets}
+    wanted = read_targets(targets)
     with open_inputs(inputs_path, names, image_input, inputs_key) as x:
         _check_shapes(model, x, score, image_input, inputs_path)
-        return produce_methods(per_method, model, x, out, chunk=chunk, targets=read_targets(targets), score=score,
-                               provenance=provenance, image_input=image_input, progress=progress)
+        provenance = {"model": Path(model_path).name, "inputs": Path(inputs_path).name, "inputs_key": inputs_key,
+                      "targets": targets, "sha256": {role: file_digest(path) for role, path in sources.items()}}
+        return produce_methods(per_method, model, x, out, chunk=chunk, targets=wanted, score=score,
+                               provenance=provenance, image_input=image_input, progress=progress,
+                               restart_stale=True)
+
+
+def _targets_file(spec: str | None) -> Path | None:
+    """The file ``--targets`` names, if it names one (not ``predicted`` nor a class index)."""
+    if spec is None or spec == "predicted" or spec.lstrip("-").isdigit():
+        return None
+    return Path(spec)
 
 
 def _check_shapes(model: Any, x: Any, score: str, image_input: str | None, path: str | Path) -> None:

@@ -26,9 +26,12 @@ details pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.75em}
 
 
 def write_report(out: Path) -> Path:
-    """Write ``out/report.html`` from the run directory's manifest, tables and PNG figures."""
+    """Write ``out/report.html`` from the run directory's manifest, tables and PNG figures.
+
+    Only into a run directory this toolkit made (its marker and a readable manifest, else an
+    ``InputError``): a folder of the user's own ``report.html`` is never replaced."""
     run = RunDir(out)
-    manifest = json.loads(run.manifest.read_text())
+    manifest = run.read_manifest()
     parts = [f"<h1>pix2pixai report</h1><p>Run directory <code>{html.escape(str(out))}</code>, "
              f"pix2pixai {html.escape(str(manifest.get('pix2pixai')))}.</p>"]
     parts.append(_classifier_table(run, manifest))

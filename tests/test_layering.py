@@ -4,7 +4,8 @@ A *unit* is a folder under ``pix2pixai/`` (``pix2pixai.data``), ``metrics/`` or 
 (``pix2pixai.metrics``, ``pix2pixai.trainers``), or a single module directly in ``pix2pixai/``
 (``pix2pixai.compare``). A unit may import units of lower layers only, so there is no import
 circle and no import that points back up. The base modules ``errors`` and ``atomic`` sit below
-everything: every layer may write files safely and raise the user-facing error.
+everything: every layer may write files safely and raise the user-facing error; ``digests`` (content
+hashes) and ``output_safety`` (where a command may write) sit just above them for the same reason.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "configs"),
     ("atomic",),
+    ("digests", "output_safety"),
     ("metrics",),
     ("trainers",),
     ("data",),
@@ -32,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("figures",),
     ("report",),
     ("pipeline",),
+    ("console",),
     ("cli",),
 )
 LAYER_OF: dict[str, int] = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from pix2pixai.errors import InputError
 from pix2pixai.figures.classifier import plot_confusion
 from pix2pixai.figures.classlevel import plot_class_level
 from pix2pixai.figures.classmaps import plot_class_map_grid
@@ -20,7 +22,10 @@ from pix2pixai.rundir.surveys import SurveyData
 
 
 def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
-    """Render every figure for every survey into ``out/figures``; return the PNG paths."""
+    """Render every figure for every survey into ``out/figures``; return the PNG paths.
+
+    Only into a run directory this toolkit made (``RunDir.surveys`` reads the marker and the
+    manifest first, else an ``InputError``): a folder of the user's own figures is never touched."""
     run = RunDir(out)
     pngs: list[Path] = []
     for sdir in run.surveys():
@@ -42,6 +47,16 @@ def render_all(out: Path, echo: Callable[[str], None] = print) -> list[Path]:
     return pngs
 
 
+def _class_map(path: Path) -> np.ndarray:
+    """The class map stored in ``path``; a damaged or foreign file is an ``InputError`` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return stored["class_map"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise InputError(f"{path}: unreadable class map ({type(err).__name__}: {err}); re-run "
+                         "`pix2pixai class-maps` to rewrite it") from None
+
+
 def _png(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p.suffix == ".png"]
 
@@ -60,11 +75,10 @@ def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str)
     if not index.exists():
         return []
     entries = json.loads(index.read_text())
+    if not entries:  # no group reached the class-map thresholds: nothing to draw
+        return []
     methods = list(dict.fromkeys(e["method"] for e in entries))
-    maps = {}
-    for e in entries:
-        with np.load(sdir.classmap_file(e["group"], e["method"])) as stored:
-            maps[(e["group"], e["method"])] = stored["class_map"]
+    maps = {(e["group"], e["method"]): _class_map(sdir.classmap_file(e["group"], e["method"])) for e in entries}
     splits_file = sdir.generator_splits
     skipped = {}
     if splits_file.exists():

@@ -2,25 +2,34 @@
 
 The top of the package: it runs the steps of ``pipeline.steps`` per survey, then renders the
 figures and the report, and refuses or resumes a run directory that already holds a run.
+
+The run-directory rule, applied by every command that writes into one (``run``, ``demo`` and each
+step command, through :func:`check_run_dir`): the folder is new, empty, or carries this toolkit's
+run marker (``pix2pixai-run.json``, written when the runner creates it) with the same config
+recorded for each survey; it is none of the run's inputs and holds none of them where the run
+writes. A folder of the user's own files is refused and left as it was, ``--force`` included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
+import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from pix2pixai import __version__, atomic
+from pix2pixai.digests import file_digest
 from pix2pixai.errors import InputError
+from pix2pixai.output_safety import check_output_folder, inside
 from pix2pixai.pipeline.steps import STEP_NAMES, run_step, step_status
-from pix2pixai.rundir.config import RunConfig, config_from_dict, load_config
-from pix2pixai.rundir.fingerprint import file_digest
-from pix2pixai.rundir.layout import RunDir
+from pix2pixai.rundir.config import RunConfig, classifier_files, config_from_dict, load_config, survey_files
+from pix2pixai.rundir.layout import RUN_MARKER, RunDir, SurveyDir
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +38,60 @@ DEMO_CONFIGS: tuple[str, ...] = ("sim-crts", "sim-ztf")
 
 def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEP_NAMES, force: bool = False,
                echo=print) -> dict[str, Any]:
-    """Run ``steps`` of one survey's chain under ``out/<survey name>``; return each step's state."""
+    """Run ``steps`` of one survey's chain under ``out/<survey name>``; return each step's state.
+
+    The caller has checked ``out`` (:func:`check_run_dir`). A run that fails before any step of a
+    new survey finished leaves nothing behind: no ``<survey>/`` folder, no marker in a new folder.
+    """
     sdir = RunDir(out).survey(config.survey.name)
-    sdir.root.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(sdir.config, config.to_dict())
     states = {}
-    for step in steps:
-        start = time.perf_counter()
-        state = run_step(step, config, sdir, force=force)
-        states[step] = state
-        verb = "unchanged, skipped" if state.get("skipped") else f"done in {time.perf_counter() - start:.1f} s"
-        echo(f"[{config.survey.name}] {step}: {verb}")
+    with _claimed(Path(out)), _recorded_config(config, sdir):
+        for step in steps:
+            start = time.perf_counter()
+            state = run_step(step, config, sdir, force=force)
+            states[step] = state
+            verb = "unchanged, skipped" if state.get("skipped") else f"done in {time.perf_counter() - start:.1f} s"
+            echo(f"[{config.survey.name}] {step}: {verb}")
     return states
+
+
+@contextlib.contextmanager
+def _claimed(out: Path) -> Iterator[None]:
+    """Mark ``out`` as a run (creating it); if the work fails and left nothing else, undo both."""
+    run = RunDir(out)
+    created, marked = not out.exists(), run.is_marked()
+    if not marked:
+        run.write_marker()
+    try:
+        yield
+    except BaseException:
+        if not marked and [p.name for p in out.iterdir()] == [RUN_MARKER]:
+            run.marker.unlink()
+            if created:
+                out.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _recorded_config(config: RunConfig, sdir: SurveyDir) -> Iterator[None]:
+    """Record the survey's config in ``<survey>/config.json``; a new survey folder whose first step
+    fails is removed again (nothing was finished, so there is nothing to resume)."""
+    created = not sdir.root.exists()
+    atomic.write_json(sdir.config, config.to_dict())
+    try:
+        yield
+    except BaseException:
+        if created and not any(sdir.step_file(step).exists() for step in STEP_NAMES):
+            shutil.rmtree(sdir.root, ignore_errors=True)
+        raise
 
 
 def run_chain(configs: Sequence[RunConfig], out: Path, *, force: bool = False, echo=print,
               steps: Sequence[str] = STEP_NAMES, render: bool = True) -> dict[str, Any]:
     """Run every survey, then figures and the report; write ``manifest.json``."""
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    all_states = {c.survey.name: run_survey(c, out, steps=steps, force=force, echo=echo) for c in configs}
+    with _claimed(Path(out)):
+        all_states = {c.survey.name: run_survey(c, out, steps=steps, force=force, echo=echo) for c in configs}
     manifest = build_manifest(configs, out, all_states, time.perf_counter() - started)
     atomic.write_json(RunDir(out).manifest, manifest)
     if render:
@@ -100,20 +143,42 @@ def config_differences(given: dict[str, Any], recorded: dict[str, Any], prefix: 
     return out
 
 
-def check_run_dir(configs: Sequence[RunConfig], out: Path, *, force: bool = False) -> bool:
-    """Refuse to mix runs: ``out`` may only hold earlier runs of these very configs.
+def _run_inputs(configs: Sequence[RunConfig]) -> list[Path]:
+    """Every file a run of ``configs`` reads: the config files, the surveys' files, the classifiers'."""
+    inputs = []
+    for config in configs:
+        if config.source_file and not config.source_file.startswith("<"):
+            inputs.append(Path(config.source_file))
+        inputs += survey_files(config) + classifier_files(config)
+    return inputs
 
+
+def check_run_dir(configs: Sequence[RunConfig], out: Path, *, force: bool = False, alongside: bool = False) -> bool:
+    """Refuse to write a run where it would harm files: ``out`` may only hold earlier runs of these configs.
+
+    ``out`` must be new, empty, or carry the run marker (a folder of anything else is refused, even
+    with ``force``); it must not be, lie in, or hold where the run writes, one of the run's inputs.
     Returns True when ``out`` already holds a run of the same configs (its finished steps are kept).
-    A run of another config or of other surveys is an ``InputError`` naming what differs, unless
-    ``force`` (every step is then re-run with the given configs), so that a mistyped ``--out`` never
-    silently overwrites another experiment's results.
+    A run of another config, or of other surveys unless ``alongside`` (a step command adding one
+    survey to a run), is an ``InputError`` naming what differs, unless ``force`` (every step is then
+    re-run with the given configs), so that a mistyped ``--out`` never silently overwrites another
+    experiment's results. Nothing is written here.
     """
+    run = RunDir(Path(out))
+    check_output_folder(out, _run_inputs(configs), owned=run.owned_paths(c.survey.name for c in configs))
+    for config in configs:  # a survey folder that is a link to elsewhere would take the run outside --out
+        inside(out, run.survey(config.survey.name).root, what=f"survey folder of {config.survey.name!r}")
+    if not run.root.exists() or not any(run.root.iterdir()):
+        return False
+    if not run.is_marked():
+        raise InputError(f"{out}: not empty and not a pix2pixai run directory (no {RUN_MARKER}); choose another "
+                         "--out (the files in it are left as they are)")
     recorded = recorded_configs(out)
     if not recorded or force:
         return bool(recorded)
     names = {c.survey.name for c in configs}
     others = sorted(set(recorded) - names)
-    if others:
+    if others and not alongside:
         raise InputError(f"{out} holds a run of other survey(s) {', '.join(others)}; choose another --out "
                          f"(or --force to run {', '.join(sorted(names))} beside them)")
     for config in configs:

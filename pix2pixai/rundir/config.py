@@ -101,12 +101,20 @@ class GeneratorConfigSection:
     stops after ``patience`` evaluations without improvement. ``gan_weight = 0`` trains with the L1
     term alone (the control for the adversarial term, weighted ``gan_weight`` against ``l1_weight``).
 
-    ``scheduler`` fans the groups' generator jobs out (``pix2pixai.pipeline.fanout.run_jobs``):
+    ``mode``: ``"conditional"`` (default) trains one class-conditional generator per method on the
+    pairs of every group (the group as an input, so rare groups borrow strength); ``"per_group"``
+    trains one generator per (group, method) on that group's pairs. ``folds`` K: the explained inputs
+    are cross-fitted over K seeded folds stratified by group (every input's map is predicted by a
+    generator that never saw it), and the generator kept for later use is trained on all folds.
+
+    ``scheduler`` fans the generator jobs out (``pix2pixai.pipeline.fanout.run_jobs``):
     ``"serial"`` (default, with a progress bar), ``"local:N"`` (a Dask LocalCluster of N processes) or
-    a Dask scheduler address; every group's generators are trained from the same seed either way.
+    a Dask scheduler address; every job is trained from the same seed either way.
     ``strategy`` spreads each generator's training over devices, as ``classifier.strategy``.
     """
 
+    mode: str = "conditional"
+    folds: int = 5
     ngf: int = 32
     ndf: int = 32
     steps: int = 2000
@@ -125,13 +133,15 @@ class GeneratorConfigSection:
 
 @dataclass(frozen=True)
 class ClassMapConfig:
-    """Split thresholds and ranking for class maps (see ``pix2pixai.classmaps``)."""
+    """Which out-of-fold inputs make a class map, and how it is ranked (see ``pix2pixai.classmaps``).
 
-    train_threshold: float = 0.8
+    Class-map inputs are the group's correctly classified inputs with p >= ``classmap_threshold``;
+    when fewer than ``min_inputs`` reach it, the ``min_inputs`` most confident correct ones. A group
+    with fewer than ``min_inputs`` explained inputs gets no skill, one with fewer correct ones no map.
+    """
+
     classmap_threshold: float = 0.95
-    heldout_fraction: float = 0.4
-    min_train_pairs: int = 20
-    min_heldout: int = 5
+    min_inputs: int = 5
     ranking: str = "fidelity"
     top_k: int = 5
 
@@ -141,10 +151,11 @@ class CompareConfig:
     """Budget of the aggregation comparison's stability and sanity checks (see ``pix2pixai.compare``).
 
     ``stability_seeds``: extra generator seeds per (group, method), each a full generator training
-    with the run's settings (0 disables stability). ``stability_groups``: only the first N groups
-    with class maps get them (0 = every group), because each extra seed costs as much as the
-    generators step for those groups. ``cascading_inputs``: class-map inputs per group whose
-    explanations are recomputed at each stage of the cascading layer randomisation (0 disables it).
+    with the run's settings (0 disables stability). ``stability_groups``: in ``per_group`` generator
+    mode only the first N groups with class maps get them (0 = every group), because each extra seed
+    costs a generator per group; a class-conditional generator serves every group at once.
+    ``cascading_inputs``: evaluation inputs per group whose explanations are recomputed at each stage
+    of the cascading layer randomisation (0 disables it).
     """
 
     stability_seeds: int = 2
@@ -179,7 +190,8 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
         "*": {
             "classifier": {"epochs": 30, "patience": 5},
             "explain": {"shap_samples": 16, "shap_background": 16, "actmax_steps": 40, "actmax_restarts": 2},
-            "generator": {"ngf": 8, "ndf": 8, "steps": 200, "eval_every": 50, "patience": 2, "batch_size": 8},
+            "generator": {"folds": 3, "ngf": 8, "ndf": 8, "steps": 200, "eval_every": 50, "patience": 2,
+                          "batch_size": 8},
             "compare": {"stability_seeds": 1, "stability_groups": 1, "cascading_inputs": 4},
         },
         "dmdt": {"survey": {"n_per_group": 200}, "classifier": {"test_fraction": 0.4}},
@@ -191,7 +203,8 @@ PROFILES: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             "classifier": {"epochs": 40, "patience": 6},
             # 256 samples: completeness error 2.4% on the real CRTS CNN (8.3% at 64; see gradient_shap.py)
             "explain": {"shap_samples": 256, "shap_background": 64},
-            "generator": {"ngf": 32, "ndf": 32, "steps": 2000, "eval_every": 100, "patience": 5, "batch_size": 8},
+            "generator": {"folds": 5, "ngf": 32, "ndf": 32, "steps": 2000, "eval_every": 100, "patience": 5,
+                          "batch_size": 8},
             "compare": {"stability_seeds": 2, "stability_groups": 0, "cascading_inputs": 8},
         },
         # simulated dmdts: the CNN's accuracy is limited by its training-set size (sim-crts held-out
@@ -222,6 +235,7 @@ _CHOICES = {
     "classifier.architecture": ("dmdt_cnn", "braai_vgg6", "generic_cnn"),
     "explain.score": ("logit", "probability"),
     "explain.gradcam_weighting": ("elementwise", "mean", "plusplus"),
+    "generator.mode": ("conditional", "per_group"),
     "generator.norm": ("batch", "instance"),
     "generator.loss": ("vanilla", "lsgan"),
     "classifier.strategy": ("default", "mirrored", "multiworker"),
@@ -382,8 +396,7 @@ def _validate(config: RunConfig, origin: str) -> None:
     for key, allowed in _CHOICES.items():
         if flat[key] not in allowed:
             raise InputError(f"{origin}: {key} = {flat[key]!r}; expected one of {', '.join(allowed)}")
-    for key in ("classmaps.train_threshold", "classmaps.classmap_threshold", "classmaps.heldout_fraction",
-                "classifier.test_fraction"):
+    for key in ("classmaps.classmap_threshold", "classifier.test_fraction"):
         if not 0.0 < flat[key] < 1.0 and not (key.endswith("threshold") and flat[key] == 1.0):
             raise InputError(f"{origin}: {key} = {flat[key]} must lie in (0, 1)")
     for key in ("survey.n_per_group", "classifier.epochs", "classifier.batch_size", "generator.steps",
@@ -391,6 +404,11 @@ def _validate(config: RunConfig, origin: str) -> None:
                 "generator.ndf", "explain.shap_samples", "explain.blanking_patch"):
         if flat[key] < 1:
             raise InputError(f"{origin}: {key} = {flat[key]} must be >= 1")
+    if flat["generator.folds"] < 2:
+        raise InputError(f"{origin}: generator.folds = {flat['generator.folds']} must be >= 2 (cross-fitting)")
+    if flat["classmaps.min_inputs"] < 2:
+        raise InputError(f"{origin}: classmaps.min_inputs = {flat['classmaps.min_inputs']} must be >= 2 (a "
+                         "class map needs a selection and an evaluation input)")
     if not 0.0 <= flat["generator.validation_fraction"] < 1.0:
         raise InputError(f"{origin}: generator.validation_fraction = {flat['generator.validation_fraction']} "
                          "must lie in [0, 1)")

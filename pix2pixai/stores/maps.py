@@ -16,7 +16,8 @@ must never leave a half-written file where a finished one is expected. So writes
 killed run re-opened with :meth:`MapStore.create` sees exactly which chunks to redo; when every started
 method is complete, :meth:`MapStore.close` renames the partial file onto ``path``
 (:func:`pix2pixai.atomic.publish`: readers see the old file or the complete new one; a failed rename
-leaves the partial file to resume). Bytes are deterministic where HDF5 allows: fixed library-version
+leaves the partial file to resume). A partial file started by the failing call itself is removed
+when the failure is an input error or came before any chunk was written: there is nothing to resume. Bytes are deterministic where HDF5 allows: fixed library-version
 bounds and no object timestamps, so the same maps give the same file.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -36,6 +38,8 @@ import numpy as np
 
 from pix2pixai.atomic import publish
 from pix2pixai.errors import InputError
+
+log = logging.getLogger(__name__)
 
 FORMAT = "pix2pixai-maps/1"
 DEFAULT_CHUNK = 256
@@ -63,15 +67,16 @@ def _readable(path: Path) -> Iterator[None]:
 class MapStore:
     """One HDF5 map store; use :meth:`create` (write, resume) or :meth:`open` (read) as context managers."""
 
-    def __init__(self, h5: Any, path: Path, writable: bool):
+    def __init__(self, h5: Any, path: Path, writable: bool, *, fresh: bool = False):
         self._h5 = h5
         self.path = path
         self.writable = writable
+        self._fresh = fresh  # the partial file was created by this open, not resumed
 
     # ------------------------------------------------------------------------------ opening
     @classmethod
     def create(cls, path: str | Path, provenance: dict[str, Any] | None = None, *, model: Any = None,
-               bin_edges: dict[str, np.ndarray] | None = None) -> MapStore:
+               bin_edges: dict[str, np.ndarray] | None = None, restart_stale: bool = False) -> MapStore:
         """Start a store at ``path`` (written to ``<path>.partial``), or resume an unfinished one.
 
         Parameters
@@ -80,7 +85,9 @@ class MapStore:
         model : the explained model; its :func:`model_hash` is recorded as ``model_sha256``.
         bin_edges : named axis edges (e.g. ``{"dm": ..., "dt": ...}``) stored beside the maps.
 
-        A resumed store must have been started with the same provenance (else ``InputError``).
+        A resumed store must have been started with the same provenance: otherwise its chunks are
+        maps of other inputs, so it is an ``InputError``, or with ``restart_stale`` the unfinished
+        store is discarded (with a logged warning saying why) and started again.
         """
         import h5py
 
@@ -94,11 +101,15 @@ class MapStore:
             with _readable(partial):
                 h5 = h5py.File(partial, "a")
                 same = h5.attrs.get("format") == FORMAT and h5.attrs.get("provenance") == text
-            if not same:
-                h5.close()
+            if same:
+                return cls(h5, path, writable=True)
+            h5.close()
+            if not restart_stale:
                 raise InputError(f"{partial}: unfinished store started with other provenance "
                                  f"({record} expected): delete it to start again")
-            return cls(h5, path, writable=True)
+            log.warning("%s: unfinished store of other inputs (model, inputs or settings changed): starting again",
+                        partial)
+            partial.unlink()
         partial.parent.mkdir(parents=True, exist_ok=True)
         h5 = _new_file(partial)
         h5.attrs["format"] = FORMAT
@@ -106,7 +117,7 @@ class MapStore:
         for name, edges in (bin_edges or {}).items():
             _group(h5, "bin_edges").create_dataset(name, data=np.asarray(edges, np.float64), track_times=False)
         h5.flush()
-        return cls(h5, path, writable=True)
+        return cls(h5, path, writable=True, fresh=True)
 
     @classmethod
     def open(cls, path: str | Path) -> MapStore:
@@ -132,8 +143,14 @@ class MapStore:
                  tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
-        else:
-            self._h5.close()  # keep the partial file: a later create() resumes it
+            return
+        if not self._h5.id.valid:
+            return
+        nothing_done = self.writable and not any(self._h5[m]["done"][...].any() for m in self._method_names())
+        filename = Path(self._h5.filename)
+        self._h5.close()  # keep the partial file: a later create() resumes it ...
+        if self._fresh and (nothing_done or isinstance(exc, InputError)):
+            filename.unlink(missing_ok=True)  # ... unless this call started it and left nothing worth resuming
 
     def close(self) -> None:
         """Close; a writable store whose started methods are all complete is finalised onto ``path``."""

@@ -58,6 +58,7 @@ def produce_methods(
     bin_edges: dict[str, np.ndarray] | None = None,
     image_input: str | None = None,
     progress: Progress | None = None,
+    restart_stale: bool = False,
 ) -> Path:
     """Several methods (name -> parameters) in one pass over ``x`` into one store; returns the path.
 
@@ -71,6 +72,8 @@ def produce_methods(
         or an iterable of array blocks (re-blocked into ``chunk`` rows).
     targets : None (predicted class), one int, or ``[N]`` ints (not with a stream).
     progress : called after each chunk of each method (see :data:`Progress`).
+    restart_stale : an unfinished store of other provenance is started again (see :meth:`MapStore.create`)
+        instead of refused.
     """
     from pix2pixai.producers import explain
     from pix2pixai.producers.base import score_model
@@ -88,7 +91,8 @@ def produce_methods(
     if given.size and (given.min() < 0 or given.max() >= sm.n_classes):
         raise InputError(f"targets range {given.min()}..{given.max()}: expected classes 0..{sm.n_classes - 1}")
     total = None if n is None else -(-n // chunk) * len(methods)
-    with MapStore.create(store_path, provenance, model=model, bin_edges=bin_edges) as store:
+    with MapStore.create(store_path, provenance, model=model, bin_edges=bin_edges,
+                         restart_stale=restart_stale) as store:
         done = {m: store.done_chunks(m) for m in methods}
         finished = int(sum(d.sum() for d in done.values()))
         for k, block in enumerate(_blocks(x, chunk)):

@@ -44,7 +44,7 @@ def test_config_with_unknown_key_is_one_line_error(tmp_path):
 
 
 def test_figures_on_a_non_run_directory(tmp_path):
-    _one_line_error(_run("figures", "--out", str(tmp_path)), "not a run directory")
+    _one_line_error(_run("figures", "--out", str(tmp_path)), "not a pix2pixai run directory")
 
 
 @pytest.mark.parametrize(

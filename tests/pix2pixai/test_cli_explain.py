@@ -1,10 +1,12 @@
 """`pix2pixai explain --model M --inputs X --method ... --out maps.h5`: any model's inputs into a map store.
 
-Every stored map is checked against ``pix2pixai.producers.explain`` on the same model and inputs.
+Every stored map is checked against ``pix2pixai.producers.explain`` on the same model and inputs. A
+store resumes only on the same content and leaves no partial file behind an input error (issue 19).
 """
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -13,8 +15,11 @@ import numpy as np
 import pytest
 
 from pix2pixai.cli import main
+from pix2pixai.errors import InputError
+from pix2pixai.explain_files import explain_files
 from pix2pixai.producers import explain
 from pix2pixai.stores import MapStore
+from pix2pixai.stores.maps import partial_path
 from tests.conftest import shared_path
 
 
@@ -172,3 +177,71 @@ def test_real_crts_cnn_from_the_command_line(tmp_path):
         _close(maps, explain(method, model, dmdts))
         np.testing.assert_array_equal(targets, model.predict(dmdts[..., None], verbose=0).argmax(axis=1))
     assert np.abs(maps).max() > 0
+
+
+def _stop_after_first_chunk(done: int, total: int | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _saliency(path):
+    with MapStore.open(path) as store:
+        return store.read("saliency"), store.targets("saliency")
+
+
+def test_a_store_started_on_other_rows_restarts_and_equals_a_fresh_run(tiny, tmp_path, caplog):
+    """Resume is keyed by content: the inputs rewritten in place (same name and size, rows reversed)
+    after one chunk of three restart the store, and every row equals a fresh run on the new file."""
+    model_file = tiny[0] / "tiny.keras"
+    x = np.random.default_rng(1).random((300, 8, 9, 2), dtype=np.float32)
+    inputs, out = tmp_path / "x.npy", tmp_path / "s.h5"
+    np.save(inputs, x)
+    with pytest.raises(KeyboardInterrupt):
+        explain_files(model_file, inputs, ["saliency"], out, chunk=100, progress=_stop_after_first_chunk)
+    with h5py.File(partial_path(out), "r") as unfinished:  # one chunk of three done
+        assert unfinished["saliency"]["done"][...].tolist() == [True]
+    np.save(inputs, x[::-1])  # same name, same size, other content
+    with caplog.at_level(logging.WARNING):
+        explain_files(model_file, inputs, ["saliency"], out, chunk=100)
+    assert "starting again" in caplog.text
+    fresh = tmp_path / "fresh.h5"
+    explain_files(model_file, inputs, ["saliency"], fresh, chunk=100)
+    for resumed_part, fresh_part in zip(_saliency(out), _saliency(fresh)):
+        np.testing.assert_array_equal(resumed_part, fresh_part)
+
+
+def test_the_same_content_resumes_without_restarting(tiny, tmp_path, caplog):
+    model_file = tiny[0] / "tiny.keras"
+    inputs, out = tmp_path / "x.npy", tmp_path / "s.h5"
+    np.save(inputs, np.random.default_rng(2).random((250, 8, 9, 2), dtype=np.float32))
+    with pytest.raises(KeyboardInterrupt):
+        explain_files(model_file, inputs, ["saliency"], out, chunk=100, progress=_stop_after_first_chunk)
+    written = []
+    with caplog.at_level(logging.WARNING):
+        explain_files(model_file, inputs, ["saliency"], out, chunk=100, progress=lambda d, t: written.append(d))
+    assert "starting again" not in caplog.text
+    assert written == [2, 3]  # chunk 0 was kept, chunks 1 and 2 computed
+    fresh = tmp_path / "fresh.h5"
+    explain_files(model_file, inputs, ["saliency"], fresh, chunk=100)
+    np.testing.assert_array_equal(_saliency(out)[0], _saliency(fresh)[0])
+
+
+def test_an_input_error_once_the_store_is_open_leaves_no_partial_file(tiny, tmp_path):
+    from pix2pixai.stores.produce import produce_methods
+
+    _, model, _ = tiny
+    out = tmp_path / "s.h5"
+    with pytest.raises(InputError, match="conv9"):
+        produce_methods({"gradcam": {"layer": "conv9"}}, model, np.zeros((4, 8, 9, 2), np.float32),
+                        out, chunk=2)
+    assert not out.exists() and not partial_path(out).exists()
+
+
+def test_out_that_is_an_input_or_a_folder_is_refused_before_the_model_is_read(tmp_path):
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, np.zeros((2, 8, 9, 2), np.float32))
+    before = inputs.read_bytes()
+    with pytest.raises(InputError, match="is the input"):
+        explain_files(tmp_path / "missing.keras", inputs, ["saliency"], inputs)
+    with pytest.raises(InputError, match="is a folder"):
+        explain_files(tmp_path / "missing.keras", inputs, ["saliency"], tmp_path)
+    assert inputs.read_bytes() == before

@@ -15,7 +15,7 @@ import pytest
 from pix2pixai.pipeline.runner import run_chain
 from pix2pixai.pipeline.steps import run_step
 from pix2pixai.rundir.config import load_config
-from pix2pixai.rundir.fingerprint import file_digest, keras_model_digest
+from pix2pixai.digests import file_digest, keras_model_digest
 from pix2pixai.rundir.layout import SurveyDir
 from tests.pix2pixai.conftest import SURVEY
 
@@ -127,14 +127,14 @@ def test_changed_classifier_weight_reruns_explain(run_copy):
 
 def test_resaved_generator_keeps_classmaps_skipped(run_copy):
     config, sdir = run_copy
-    generator = sorted(sdir.generators.glob("*/*/generator.keras"))[0]
+    generator = sorted(sdir.generators.rglob("generator.keras"))[0]
     _resave(generator)
     assert run_step("classmaps", config, sdir)["skipped"]
 
 
 def test_changed_generator_weight_reruns_classmaps(run_copy):
     config, sdir = run_copy
-    generator = sorted(sdir.generators.glob("*/*/generator.keras"))[0]
+    generator = sorted(sdir.generators.rglob("generator.keras"))[0]
     _resave(generator, change_weight=True)
     assert not run_step("classmaps", config, sdir)["skipped"]
 

@@ -16,7 +16,7 @@ from pix2pixai.cli import main
 from pix2pixai.data.images import write_image_set
 from pix2pixai.errors import InputError
 from pix2pixai.figures.inspection_views import inspection_views
-from pix2pixai.rundir.layout import SurveyDir
+from pix2pixai.rundir.layout import RunDir, SurveyDir
 from pix2pixai.rundir.surveys import SurveyData
 from tests.conftest import shared_path
 
@@ -93,6 +93,7 @@ def _fake_run(out: Path, model, x: np.ndarray, labels: np.ndarray) -> None:
     atomic.save_npz(sdir.classifier / "predictions.npz", probs=model.predict(x[test], verbose=0))
     atomic.write_json(sdir.root / "config.json", {"seed": 5})
     atomic.write_json(out / "manifest.json", {"configs": {"toy": {}}, "class_maps": [], "steps": {}})
+    RunDir(out).write_marker()
 
 
 def test_cli_inspect_run_writes_views_and_report_shows_them(tmp_path, small, capsys):
@@ -123,7 +124,7 @@ def test_cli_inspect_model_inputs_form_and_errors(tmp_path, small, capsys):
     assert "MODEL needs INPUTS" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "m.onnx"), str(tmp_path / "set.h5"), "--out", str(tmp_path / "v")]) == 2
     assert main(["inspect", "--out", str(tmp_path / "norun")]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    assert "not a pix2pixai run directory" in capsys.readouterr().err
 
 
 def test_real_crts_cnn_on_real_dmdts(tmp_path):

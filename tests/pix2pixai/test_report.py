@@ -22,7 +22,11 @@ from pix2pixai.report import write_report  # noqa: E402
 
 
 def _fake_run(out: Path) -> int:
-    """A run directory with a manifest, a classifier report, a comparison and three figures."""
+    """A run directory (marked as this toolkit's) with a manifest, a classifier report, a comparison and
+    three figures."""
+    from pix2pixai.rundir.layout import RunDir
+
+    RunDir(out).write_marker()
     manifest = {
         "pix2pixai": "0.1.0",
         "configs": {"crts": {}},

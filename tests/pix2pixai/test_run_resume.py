@@ -16,13 +16,14 @@ from pix2pixai import atomic
 from pix2pixai.cli import main
 from pix2pixai.pipeline import runner
 from pix2pixai.rundir.config import load_config
-from pix2pixai.rundir.layout import SurveyDir
+from pix2pixai.rundir.layout import RunDir, SurveyDir
 from pix2pixai.stores.maps import partial_path
 from tests.pix2pixai.conftest import SURVEY, write_tiny_config
 
 
 def _record(out: Path, config_path: Path) -> None:
     """Make ``out`` look like a run of ``config_path`` that has not finished any step yet."""
+    RunDir(out).write_marker()
     atomic.write_json(out / SURVEY / "config.json", load_config(config_path).to_dict())
 
 
@@ -62,6 +63,7 @@ def test_run_refuses_a_run_dir_of_another_config(tmp_path, capsys, captured_chai
 def test_run_refuses_a_run_dir_of_another_survey(tmp_path, capsys, captured_chain):
     out = tmp_path / "run"
     ztf = load_config("sim-ztf")
+    RunDir(out).write_marker()
     atomic.write_json(out / ztf.survey.name / "config.json", ztf.to_dict())
     assert main(["run", str(write_tiny_config(tmp_path)), "--out", str(out)]) == 2
     assert f"other survey(s) {ztf.survey.name}" in capsys.readouterr().err
@@ -148,6 +150,7 @@ def test_demo_of_another_profile_refuses_the_run_dir_and_defaults_elsewhere(tmp_
                                                                              monkeypatch):
     """`demo --profile full` never mixes into a demo-profile run: its own default directory, and the guard."""
     out = tmp_path / "run"
+    RunDir(out).write_marker()
     for config in runner.configs_for_demo("demo"):
         atomic.write_json(out / config.survey.name / "config.json", config.to_dict())
     assert main(["demo", "--profile", "full", "--out", str(out)]) == 2
