@@ -28,6 +28,7 @@ EXIT_USER_ERROR = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR chatter; Python errors still raise
+    os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files here; the library leaves the backend alone
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are not the user's concern
     parser = build_parser()
@@ -128,18 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run directory")
 
     p = add("dmdt", "bin light curves into dmdt images (.npy)", _cmd_dmdt)
-    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s) or folder(s)")
+    p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them")
     p.add_argument("--preset", default="crts", help="dmdt bin preset: crts or scope (default crts)")
     p.add_argument("--out", type=Path, required=True, help="output .npy: [N, n_dm, n_dt] (or [n_dm, n_dt] for one curve)")
 
     p = add("classify", "light curves -> class probabilities through dmdt and a trained CNN", _cmd_classify)
-    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s) or folder(s)")
+    p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them")
     p.add_argument("--model", type=Path, required=True, help=".keras model, or a legacy Keras-2 .h5 (crts_cnn)")
     p.add_argument("--preset", default="crts", help="dmdt preset the model was trained on (default crts)")
     p.add_argument("--out", type=Path, required=True, help="output predictions.csv")
 
+    p = add("plot", "draw a map store written by `explain --model`: one figure per method (PNG + PDF)", _cmd_plot)
+    p.add_argument("store", type=Path, help="map store (.h5)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the figures")
+    p.add_argument("--inputs", type=Path, default=None, help="the explained inputs (.npy), drawn beside the maps")
+    p.add_argument("--rows", type=int, default=8, help="maps per figure (default 8)")
+
     p = add("cadence", "time-gap diagnostics of a survey and suggested dt bin edges", _cmd_cadence)
-    p.add_argument("lightcurves", nargs="+", type=Path, help="CSV file(s), folder(s) or a lightcurves .npz")
+    p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them, or a lightcurves .npz")
     p.add_argument("--preset", default="crts", help="dmdt preset whose dt bins are checked (default crts)")
     p.add_argument("--bins", type=int, default=24, help="number of suggested dt bins (default 24)")
     p.add_argument("--out", type=Path, default=None, help="figure path (PNG); default: none")
@@ -317,6 +324,26 @@ def _cmd_dmdt(args: argparse.Namespace) -> int:
     images = dmdt_from_lightcurves(curves, preset=args.preset)
     atomic.save_npy(args.out, images[0] if len(curves) == 1 else images)
     _echo(f"wrote {args.out}: {len(curves)} dmdt image(s) of shape {images.shape[1:]} ({args.preset})")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    """``plot``: figures of a map store, checked like every output (never over the store or the inputs)."""
+    import numpy as np
+
+    from pix2pixai.figures.map_grid import plot_map_store
+
+    if args.rows < 1:
+        raise InputError(f"--rows {args.rows}: expected a positive number of maps per figure")
+    check_output_folder(args.out, [args.store, *([args.inputs] if args.inputs else [])])
+    inputs = None
+    if args.inputs is not None:
+        try:
+            inputs = np.load(args.inputs, allow_pickle=False, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{args.inputs}: not a readable .npy array ({exc})") from None
+    for path in plot_map_store(args.store, args.out, inputs=inputs, rows=args.rows):
+        _echo(str(path))
     return 0
 
 

@@ -85,3 +85,18 @@ def test_cadence_command_prints_table_and_writes_figure(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "KL divergence" in printed and "suggested dt edges" in printed
     assert out.exists() and out.with_suffix(".pdf").exists()
+
+
+def test_plot_draws_a_map_store_and_refuses_to_write_over_it(tmp_path):
+    from pix2pixai.stores import MapStore
+
+    rng = np.random.default_rng(0)
+    with MapStore.create(tmp_path / "maps.h5") as store:
+        store.write("saliency", np.abs(rng.normal(size=(4, 8, 9, 1))).astype(np.float32), targets=np.zeros(4, int))
+    np.save(tmp_path / "x.npy", rng.uniform(size=(4, 8, 9, 1)).astype(np.float32))
+    done = _run("plot", str(tmp_path / "maps.h5"), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "figs"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["saliency.pdf", "saliency.png"]
+    before = (tmp_path / "maps.h5").read_bytes()
+    _one_line_error(_run("plot", str(tmp_path / "maps.h5"), "--out", str(tmp_path / "maps.h5")), "maps.h5")
+    assert (tmp_path / "maps.h5").read_bytes() == before

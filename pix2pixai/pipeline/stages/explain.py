@@ -35,7 +35,8 @@ def explain_step(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
     edges = {k[:-6]: np.asarray(v) for k, v in data.meta.items() if k.endswith("_edges")}
     provenance = {"model_file": str(sdir.model.relative_to(sdir.root)), "survey": config.survey.name,
                   "kind": data.meta.get("kind")}
-    with MapStore.create(sdir.maps, provenance=provenance, model=model, bin_edges=edges or None) as store:
+    with MapStore.create(sdir.maps, provenance=provenance, model=model, bin_edges=edges or None,
+                         restart_stale=True) as store:
         for method in tqdm(config.explain.methods, desc=f"{config.survey.name}: explain", unit="method"):
             params = default_params(method, param_context(config, split))
             maps = explain(method, model, x, targets=targets, score=config.explain.score, **params)
