@@ -132,24 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them")
     p.add_argument("--preset", default="crts", help="dmdt bin preset: crts or scope (default crts)")
     p.add_argument("--out", type=Path, required=True, help="output .npy: [N, n_dm, n_dt] (or [n_dm, n_dt] for one curve)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
 
     p = add("classify", "light curves -> class probabilities through dmdt and a trained CNN", _cmd_classify)
     p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them")
     p.add_argument("--model", type=Path, required=True, help=".keras model, or a legacy Keras-2 .h5 (crts_cnn)")
     p.add_argument("--preset", default="crts", help="dmdt preset the model was trained on (default crts)")
     p.add_argument("--out", type=Path, required=True, help="output predictions.csv")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
 
     p = add("plot", "draw a map store written by `explain --model`: one figure per method (PNG + PDF)", _cmd_plot)
     p.add_argument("store", type=Path, help="map store (.h5)")
     p.add_argument("--out", type=Path, required=True, help="folder for the figures")
     p.add_argument("--inputs", type=Path, default=None, help="the explained inputs (.npy), drawn beside the maps")
     p.add_argument("--rows", type=int, default=8, help="maps per figure (default 8)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
 
     p = add("cadence", "time-gap diagnostics of a survey and suggested dt bin edges", _cmd_cadence)
     p.add_argument("lightcurves", nargs="+", type=Path, help="light-curve tables (CSV, ECSV, FITS, Parquet) or folders of them, or a lightcurves .npz")
     p.add_argument("--preset", default="crts", help="dmdt preset whose dt bins are checked (default crts)")
     p.add_argument("--bins", type=int, default=24, help="number of suggested dt bins (default 24)")
     p.add_argument("--out", type=Path, default=None, help="figure path (PNG); default: none")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
 
     p = add("inspect", "look inside a classifier: activation grid, first-layer filters, max-activating patches, "
                        "t-SNE feature map, nearest neighbours (of a run's classifier, or MODEL on INPUTS)", _cmd_inspect)
@@ -319,7 +323,7 @@ def _cmd_dmdt(args: argparse.Namespace) -> int:
 
     if args.preset not in DMDT_PRESETS:
         raise InputError(f"--preset {args.preset!r} unknown; expected one of {', '.join(DMDT_PRESETS)}")
-    check_output_file(args.out, args.lightcurves)
+    check_output_file(args.out, args.lightcurves, replace=args.force)
     curves = _read_curves(args.lightcurves)
     images = dmdt_from_lightcurves(curves, preset=args.preset)
     atomic.save_npy(args.out, images[0] if len(curves) == 1 else images)
@@ -336,6 +340,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if args.rows < 1:
         raise InputError(f"--rows {args.rows}: expected a positive number of maps per figure")
     check_output_folder(args.out, [args.store, *([args.inputs] if args.inputs else [])])
+    if args.out.is_dir() and any(args.out.iterdir()) and not args.force:
+        raise InputError(f"--out {args.out}: not empty; choose a new folder, or pass --force to replace the "
+                         "figures in it")
     inputs = None
     if args.inputs is not None:
         try:
@@ -350,7 +357,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from pix2pixai.classify import classify_lightcurves
 
-    check_output_file(args.out, [*args.lightcurves, args.model])
+    check_output_file(args.out, [*args.lightcurves, args.model], replace=args.force)
     curves = _read_curves(args.lightcurves)
     table = classify_lightcurves(curves, args.model, preset=args.preset, out=args.out)
     _echo(f"wrote {args.out}: {len(table)} light curves classified")
@@ -362,7 +369,7 @@ def _cmd_cadence(args: argparse.Namespace) -> int:
 
     if args.out is not None:  # the figure is written as PNG and PDF
         for path in (args.out, args.out.with_suffix(".pdf")):
-            check_output_file(path, args.lightcurves)
+            check_output_file(path, args.lightcurves, replace=args.force)
     report = cadence_report(_read_curves(args.lightcurves), preset=args.preset, n_bins=args.bins)
     _echo(report.to_table())
     if args.out is not None:

@@ -32,13 +32,17 @@ def resolved(path: str | Path) -> Path:
         raise InputError(f"{path}: cannot be resolved ({err})") from None
 
 
-def check_output_file(out: str | Path, inputs: Iterable[str | Path], *, what: str = "--out") -> Path:
-    """Refuse an output file that is a folder, cannot be created, or is (or lies in) an input."""
+def check_output_file(out: str | Path, inputs: Iterable[str | Path], *, what: str = "--out",
+                      replace: bool = False) -> Path:
+    """Refuse an output file that is a folder, cannot be created, or is (or lies in) an input; an
+    existing file too unless ``replace`` (a command never overwrites a file it was not asked to)."""
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{what} {out}: is a folder; expected a file name")
     _check_creatable(out.parent, what, out)
     _check_not_an_input(out, inputs, what)
+    if out.exists() and not replace:
+        raise InputError(f"{what} {out}: exists; choose another name, or pass --force to replace it")
     return out
 
 

@@ -59,6 +59,8 @@ CASES: dict[str, Case] = {
     "explain_out_is_a_folder": Case(_explain("--out", "curves"), 2, "is a folder"),
     "dmdt_out_is_the_curve": Case(("dmdt", "a.csv", "--out", "a.csv"), 2, "is the input a.csv"),
     "dmdt_out_inside_the_curve_folder": Case(("dmdt", "curves", "--out", "curves/x.npy"), 2, "inside the input folder"),
+    "dmdt_out_is_an_existing_file": Case(("dmdt", "a.csv", "--out", "u/manifest.json"), 2, "exists"),
+    "plot_into_a_folder_with_files": Case(("plot", "x.npy", "--out", "u"), 2, "not empty"),
     "classify_out_is_the_model": Case(("classify", "a.csv", "--model", "m.keras", "--out", "m.keras"), 2, "is the input"),
     "inspect_out_is_a_file": Case(("inspect", "m.keras", "x.npy", "--out", "x.npy"), 2, "is a file"),
     # ------------------------------------------------------------ folders that are not our runs

@@ -100,3 +100,14 @@ def test_plot_draws_a_map_store_and_refuses_to_write_over_it(tmp_path):
     before = (tmp_path / "maps.h5").read_bytes()
     _one_line_error(_run("plot", str(tmp_path / "maps.h5"), "--out", str(tmp_path / "maps.h5")), "maps.h5")
     assert (tmp_path / "maps.h5").read_bytes() == before
+
+
+def test_an_existing_output_file_is_replaced_only_with_force(tmp_path):
+    curve = tmp_path / "c.csv"
+    curve.write_text("mjd,mag,magerr\n1,15,0.1\n2,15.4,0.1\n5,15.1,0.1\n")
+    out = tmp_path / "d.npy"
+    out.write_bytes(b"the user's own file")
+    _one_line_error(_run("dmdt", str(curve), "--out", str(out)), "exists")
+    assert out.read_bytes() == b"the user's own file"
+    assert _run("dmdt", str(curve), "--out", str(out), "--force").returncode == 0
+    assert np.load(out).shape == (22, 24)
