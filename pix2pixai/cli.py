@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return EXIT_USER_ERROR
+    if args.no_autotune:
+        os.environ["PIX2PIXAI_AUTOTUNE"] = "0"
     try:
         with quiet_import("tensorflow", show=args.verbose, then=_start_devices):
             return int(args.func(args) or 0)
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `pix2pixai demo`; then `pix2pixai run crts` or your own CONFIG.toml.",
     )
     parser.add_argument("--version", action="version", version=f"pix2pixai {__version__}")
+    parser.add_argument("--no-autotune", action="store_true",
+                        help="use the producers' fixed default paths instead of timing the candidates on first use")
     parser.add_argument("--verbose", action="store_true",
                         help="also show what libraries print while loading (TensorFlow's start-up lines)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

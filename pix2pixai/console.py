@@ -9,7 +9,7 @@ Two jobs, both about keeping the CLI's promise of one line on stderr for any err
   ``then`` step such as starting the devices), wherever in the command it happens, and shows the
   lines only when asked (``pix2pixai --verbose``).
 - An unexpected exception is a bug: :func:`internal_error` writes its traceback to a log file in
-  the user's cache folder (:func:`cache_dir`) and returns the one line naming the file.
+  the user's cache folder (:func:`pix2pixai.cache.cache_dir`) and returns the one line naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Callable, Iterator
 
 from pix2pixai import __version__, atomic
+from pix2pixai.cache import cache_dir
 from pix2pixai.errors import InputError
 
 
@@ -100,15 +101,6 @@ def _stderr_captured(show: bool) -> Iterator[None]:
                 sink.seek(0)
                 sys.stderr.write(sink.read().decode(errors="replace"))
                 sys.stderr.flush()
-
-
-def cache_dir() -> Path:
-    """The user's cache folder: ``$PIX2PIXAI_CACHE_DIR``, else ``$XDG_CACHE_HOME/pix2pixai``, else
-    ``~/.cache/pix2pixai``."""
-    if os.environ.get("PIX2PIXAI_CACHE_DIR"):
-        return Path(os.environ["PIX2PIXAI_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "pix2pixai"
 
 
 def internal_error(command: str, error: BaseException) -> str:

@@ -17,8 +17,16 @@ it, runs in rounds of its own beside the forward pass (``forward_beside_peers_s`
 load those rounds saw); xplique is timed in its own process, at our call size and, for saliency, also
 at its own default batch size (64). Why rounds are laid out this way: ``docs/benchmarks.md``.
 
-Usage: ``python scripts/bench_producers.py [--out bench_results/bench_producers.json] [--quick]
-[--xplique-python /tmp/xq/bin/python]``
+The machine is named in the header and the JSON (``cpu``: model string, ISA flags, cores; TensorFlow
+version, oneDNN setting, thread counts; the load average before and after). Our producers run with
+the autotuner's choice (:mod:`pix2pixai.producers.autotune`, recorded under ``autotune``); with
+``--force-choice all`` each candidate (every route at the chosen call size, every call size tried
+at the chosen routes) is forced in turn and timed in the same interleaved rounds as the autotuned
+producer and the forward pass, one set of rounds per method (Grad-CAM, saliency, SHAP; best, median
+and worst round under ``candidates``).
+
+Usage: ``python scripts/bench_producers.py [--repeats N] [--out bench_results/bench_producers.json]
+[--quick] [--models crts_cnn,braai_vgg6] [--force-choice all] [--xplique-python /tmp/xq/bin/python]``
 """
 
 from __future__ import annotations
@@ -55,8 +63,8 @@ def best_time(fn: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def interleaved_best(calls: dict[str, Callable[[], Any] | None], repeats: int) -> dict[str, float | None]:
-    """Best wall time of each call over ``repeats`` rounds, every round running each call once in turn.
+def interleaved_times(calls: dict[str, Callable[[], Any] | None], repeats: int) -> dict[str, list[float] | None]:
+    """Wall time of each call in each of ``repeats`` rounds, every round running each call once in turn.
 
     Why interleaved: on a shared machine the load drifts over minutes; timing one method's repeats and
     then the next's lets that drift into the ratios, while rounds expose every method to the same load.
@@ -65,13 +73,92 @@ def interleaved_best(calls: dict[str, Callable[[], Any] | None], repeats: int) -
     live = {name: call for name, call in calls.items() if call is not None}
     for call in live.values():
         call()
-    best = {name: float("inf") for name in live}
+    times: dict[str, list[float]] = {name: [] for name in live}
     for _ in range(repeats):
         for name, call in live.items():
             start = time.perf_counter()
             call()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: best.get(name) for name in calls}
+            times[name].append(time.perf_counter() - start)
+    return {name: times.get(name) for name in calls}
+
+
+def interleaved_best(calls: dict[str, Callable[[], Any] | None], repeats: int) -> dict[str, float | None]:
+    """Best wall time of each call over the rounds of :func:`interleaved_times`."""
+    return {name: (min(t) if t else None) for name, t in interleaved_times(calls, repeats).items()}
+
+
+def machine_description() -> dict[str, Any]:
+    """The CPU (model string, ISA flags, cores), TensorFlow, oneDNN and thread settings, and the load average."""
+    import tensorflow as tf
+
+    from pix2pixai.producers import autotune
+
+    return {"cpu": autotune.cpu_description(), "device": autotune.device_kind(), "tensorflow": tf.__version__,
+            "onednn": autotune.onednn_setting(),
+            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+            "load_average": list(os.getloadavg())}
+
+
+def header(machine: dict[str, Any]) -> str:
+    """The printed line naming the machine the numbers belong to."""
+    cpu = machine["cpu"]
+    return (f"CPU: {cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['flags']) or 'no ISA flags read'}; "
+            f"device {machine['device']}; TensorFlow {machine['tensorflow']}, oneDNN {machine['onednn']} "
+            f"(TF_ENABLE_ONEDNN_OPTS), threads intra/inter {machine['threads']['intra_op']}/"
+            f"{machine['threads']['inter_op']} (0 = TF's default); load average "
+            f"{' '.join(f'{v:.2f}' for v in machine['load_average'])}")
+
+
+def candidate_overrides(choice: Any, default_rows: int) -> dict[str, Any]:
+    """name -> :class:`~pix2pixai.producers.path_choice.Override`: every route (forward and gradient alike)
+    at ``choice``'s call size, and every call size the autotuner tries (from the model's default
+    ``default_rows``) at ``choice``'s routes."""
+    from pix2pixai.producers import autotune
+    from pix2pixai.producers.path_choice import ROUTES, Override
+
+    out = {f"{route.name}@{choice.rows_per_call}": Override(route, route, choice.rows_per_call) for route in ROUTES}
+    for rows in autotune.rows_candidates(default_rows):
+        out.setdefault(f"{choice.forward.name}/{choice.gradient.name}@{rows}",
+                       Override(choice.forward, choice.gradient, rows))
+    return out
+
+
+def spread(times: list[float], forward: float) -> dict[str, float]:
+    """Best, median and worst round of ``times`` (seconds), and the best in forward passes."""
+    return {"best_s": min(times), "median_s": float(np.median(times)), "worst_s": max(times),
+            "x_forward": min(times) / forward}
+
+
+def forced(override: Any, call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` run with the autotuner's choice replaced by ``override``."""
+    from pix2pixai.producers import autotune
+
+    def run() -> Any:
+        with autotune.configured(override=override):
+            return call()
+
+    return run
+
+
+def bench_candidates(sm: Any, forward_call: Callable[[], Any], calls: dict[str, Callable[[], Any]],
+                     repeats: int) -> dict[str, Any]:
+    """The autotuned producers against every forced candidate: per method, interleaved rounds of the
+    forward pass, the autotuned producer and each candidate.
+
+    Why rounds per method: a round of every method and candidate lasts seconds on 2 cores, long enough
+    for another process's burst to hit some candidates of a round and not others; a round of one
+    method is short, so a burst hits it whole (``forward_s`` per method shows the load it saw).
+    """
+    overrides = candidate_overrides(sm.choice, sm.default_rows_per_call)
+    out: dict[str, Any] = {"forward_s": {}}
+    for method, call in calls.items():
+        times = interleaved_times({"forward": forward_call, "autotuned": call,
+                                   **{name: forced(override, call) for name, override in overrides.items()}}, repeats)
+        forward = out["forward_s"][method] = min(times["forward"])
+        for name in ("autotuned", *overrides):
+            out.setdefault(name, {})[method] = spread(times[name], forward)
+    return out
 
 
 def forward_fn(model: Any, x: np.ndarray, batch: int = BATCH) -> Callable[[], Any]:
@@ -130,14 +217,20 @@ def shap_peer(model: Any, x: np.ndarray, background: np.ndarray, samples: int) -
 
 def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, layer: str, repeats: int,
                 blanking_patch: int, shap_inputs: int, naive_calls: int, xplique_python: str,
-                gradcam_compare_target: int | None = None) -> dict[str, Any]:
+                gradcam_compare_target: int | None = None, force_candidates: bool = False) -> dict[str, Any]:
     from pix2pixai.producers import explain
     from pix2pixai.producers.base import score_model
 
+    from pix2pixai.producers import autotune
+
     sm = score_model(model, "logit")
+    start = time.perf_counter()
+    sm.prepare(sm.inputs(x))
+    tuning_s = time.perf_counter() - start
     targets = sm.targets(sm.inputs(x), None)
     peer_targets = targets if sm.n_classes == int(model.outputs[0].shape[-1]) else np.zeros_like(targets)
-    rows: dict[str, Any] = {"n_inputs": len(x), "input_shape": list(x.shape[1:]), "rows_per_call": sm.rows_per_call}
+    rows: dict[str, Any] = {"n_inputs": len(x), "input_shape": list(x.shape[1:]), "rows_per_call": sm.rows_per_call,
+                            "autotune": {**autotune.choices_made().get(sm.tuning_id, {}), "prepare_s": tuning_s}}
 
     def ours_call(method: str, xs: np.ndarray, **params: Any) -> Callable[[], Any]:
         t = targets[:len(xs)]
@@ -176,8 +269,15 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
     rows["forward_s"] = forward
     for method in ("gradcam", "saliency", "blanking", "integrated-gradients"):
         rows[method]["x_forward"] = rows[method]["ours_s"] / forward
+    if force_candidates:
+        rows["candidates"] = bench_candidates(sm, forward_call, {
+            "gradcam": ours_call("gradcam", x), "saliency": ours_call("saliency", x),
+            "shap": ours_call("shap", xs, background=bg, n_samples=50)}, repeats)
+    choice = rows["autotune"].get("choice", {})
     print(f"\n== {name}: {len(x)} inputs {tuple(x.shape[1:])}, forward {forward * 1e3:.1f} ms "
           f"({rows['forward_beside_peers_s'] * 1e3:.1f} ms in tf-keras-vis's rounds)")
+    print(f"autotuned choice ({rows['autotune'].get('source', '-')}, {tuning_s:.1f} s): forward "
+          f"{choice.get('forward')}, gradient {choice.get('gradient')}, {choice.get('rows_per_call')} rows per call")
     print(f"{'method':<22}{'ours s':>10}{'x fwd':>9}{'peer s':>11}{'speed-up':>10}  peer")
     for method in ("gradcam", "saliency", "shap", "blanking", "integrated-gradients"):
         r = rows[method]
@@ -194,7 +294,21 @@ def bench_model(name: str, model: Any, x: np.ndarray, background: np.ndarray, la
         if "xplique_default_batch_s" in r:
             print(f"xplique {method + ' (b=64)':<14}{r['ours_s']:>10.3f}{'':>9}{r['xplique_default_batch_s']:>11.3f}"
                   f"{r['speedup_vs_default_batch']:>9.1f}x  xplique at its default batch size")
+    if force_candidates:
+        print_candidates(rows["candidates"])
     return rows
+
+
+def print_candidates(candidates: dict[str, Any]) -> None:
+    """Per candidate: best round in forward passes, and the best / median / worst round in ms."""
+    print(f"{'candidate (forward/gradient@rows)':<40}" + "".join(f"{m + ' x fwd, ms b/med/worst':>36}"
+                                                            for m in ("gradcam", "saliency", "shap")))
+    for name, methods in candidates.items():
+        if name == "forward_s":
+            continue
+        cells = "".join(f"{r['x_forward']:>9.2f} {r['best_s'] * 1e3:>8.1f}/{r['median_s'] * 1e3:.1f}/"
+                        f"{r['worst_s'] * 1e3:.1f}".rjust(36) for r in methods.values())
+        print(f"{name:<40}{cells}")
 
 
 def xplique_rows(model: Any, x: np.ndarray, targets: np.ndarray, layer: str, patch: int, repeats: int,
@@ -283,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "bench_results" / "bench_producers.json"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer inputs (smoke run)")
+    parser.add_argument("--models", default="crts_cnn,braai_vgg6", help="comma-separated set-ups to run")
+    parser.add_argument("--force-choice", choices=("none", "all"), default="none",
+                        help="'all': also force every autotuner candidate in turn (interleaved with the autotuned run)")
     parser.add_argument("--xplique-python", default=None,
                         help="python of the venv holding xplique (default $XPLIQUE_PYTHON or /tmp/xq/bin/python)")
     args = parser.parse_args(argv)
@@ -291,25 +408,34 @@ def main(argv: list[str] | None = None) -> int:
     xplique_python = args.xplique_python or xplique_compare.DEFAULT_PYTHON
     import tensorflow as tf
 
+    machine = machine_description()
+    print(header(machine))
     results: dict[str, Any] = {"python": sys.version.split()[0], "tensorflow": tf.__version__,
-                               "machine": platform.machine(), "cpus": os.cpu_count(), "batch_size": BATCH}
-    crts = crts_setup()
+                               "machine": platform.machine(), "cpus": os.cpu_count(), "batch_size": BATCH,
+                               **{k: v for k, v in machine.items() if k != "load_average"},
+                               "load_average": {"start": machine["load_average"]}}
+    models = set(args.models.split(","))
+    force = args.force_choice == "all"
+    crts = crts_setup() if "crts_cnn" in models else None
     if crts:
         model, x, bg = crts
         x = x[:128] if args.quick else x
         results["crts_cnn"] = bench_model("real CRTS CNN", model, x, bg, "conv2d2", args.repeats,
                                           blanking_patch=1, shap_inputs=min(len(x), 128), naive_calls=400,
-                                          xplique_python=xplique_python, gradcam_compare_target=6)  # 6: LPV
-    vgg = vgg6_setup()
+                                          xplique_python=xplique_python, gradcam_compare_target=6,  # 6: LPV
+                                          force_candidates=force)
+    vgg = vgg6_setup() if "braai_vgg6" in models else None
     if vgg:
         model, x, bg = vgg
         x = x[:16] if args.quick else x
         results["braai_vgg6"] = bench_model("real braai VGG6", model, x, bg, "conv4", args.repeats,
                                             blanking_patch=3, shap_inputs=min(len(x), 16), naive_calls=300,
-                                            xplique_python=xplique_python)
+                                            xplique_python=xplique_python, force_candidates=force)
     if not (crts or vgg):
-        print(f"no real data under {DATA}: nothing to benchmark")
+        print(f"no real data under {DATA} for {sorted(models)}: nothing to benchmark")
         return 1
+    results["load_average"]["end"] = list(os.getloadavg())
+    print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in results['load_average']['end'])}")
     from pix2pixai import atomic
 
     out = Path(args.out)

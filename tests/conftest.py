@@ -10,6 +10,9 @@ from types import ModuleType
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Producers use their fixed default paths in tests (no timing, nothing written to the user's cache);
+# the autotuner's own tests switch it on with a cache folder of their own.
+os.environ.setdefault("PIX2PIXAI_AUTOTUNE", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PIX2PIXAI_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Lowest first. Units on one line form one layer and may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "configs"),
+    ("__init__", "errors", "configs", "cache"),
     ("atomic",),
     ("digests", "output_safety"),
     ("metrics",),

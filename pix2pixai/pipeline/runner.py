@@ -43,9 +43,11 @@ def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEP_NAME
     The caller has checked ``out`` (:func:`check_run_dir`). A run that fails before any step of a
     new survey finished leaves nothing behind: no ``<survey>/`` folder, no marker in a new folder.
     """
+    from pix2pixai.producers import autotune
+
     sdir = RunDir(out).survey(config.survey.name)
     states = {}
-    with _claimed(Path(out)), _recorded_config(config, sdir):
+    with _claimed(Path(out)), _recorded_config(config, sdir), autotune.configured(pinned=_recorded_choices(out)):
         for step in steps:
             start = time.perf_counter()
             state = run_step(step, config, sdir, force=force)
@@ -53,6 +55,16 @@ def run_survey(config: RunConfig, out: Path, *, steps: Sequence[str] = STEP_NAME
             verb = "unchanged, skipped" if state.get("skipped") else f"done in {time.perf_counter() - start:.1f} s"
             echo(f"[{config.survey.name}] {step}: {verb}")
     return states
+
+
+def _recorded_choices(out: Path) -> dict[str, Any]:
+    """The producer paths an earlier run in ``out`` chose (its manifest's ``producer_choices``), so
+    that a resumed or re-run step computes with them; none when there is no readable manifest."""
+    path = RunDir(out).manifest
+    try:
+        return dict(json.loads(path.read_text()).get("producer_choices", {}))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 @contextlib.contextmanager
@@ -233,6 +245,8 @@ def build_manifest(configs: Sequence[RunConfig], out: Path, states: dict[str, An
     import keras
     import tensorflow as tf
 
+    from pix2pixai.producers import autotune
+
     class_maps = []
     inputs = {}
     for config in configs:
@@ -263,5 +277,7 @@ def build_manifest(configs: Sequence[RunConfig], out: Path, states: dict[str, An
                                 for name, st in states.items()}, "chain_seconds": round(seconds, 2)},
         "steps": {name: {step: s.get("summary", {}) for step, s in st.items()} for name, st in states.items()},
         "class_maps": class_maps,
+        # the compiled producer paths measured fastest on this machine (results equal to round-off)
+        "producer_choices": autotune.choices_made(),
     }
 

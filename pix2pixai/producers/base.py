@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 
 from pix2pixai.errors import InputError
+from pix2pixai.producers import autotune
 from pix2pixai.producers.fast_paths import FastPaths
 from pix2pixai.producers.graph import graph_tensors
+from pix2pixai.producers.path_choice import PathChoice, Route
 
 SCORES = ("logit", "probability")
 DEFAULT_BATCH_SIZE = 256
@@ -71,8 +73,10 @@ class ScoreModel:
 
     It owns what every producer explains: the score function of the head's input, the sanitised inputs
     and the targets. How its graphs run (fast paths or the model's own layers) and its compiled
-    functions are its :class:`~pix2pixai.producers.fast_paths.FastPaths`. Built once per (model, score,
-    image_input) and cached (:func:`score_model`), so that its ``tf.function`` s are traced once.
+    functions are the :class:`~pix2pixai.producers.fast_paths.FastPaths` of its current
+    :class:`~pix2pixai.producers.path_choice.PathChoice` (:mod:`pix2pixai.producers.autotune`), one per
+    pair of routes. Built once per (model, score, image_input) and cached (:func:`score_model`), so
+    that its ``tf.function`` s are traced once per choice.
     """
 
     def __init__(self, model: Any, score: str = "logit", image_input: str | None = None):
@@ -88,13 +92,43 @@ class ScoreModel:
         self.image_shape = tuple(int(d) for d in shape)
         self.head = model.layers[-1]
         self.head_activation = _head_activation(self.head)
-        self._fast = FastPaths(model, self.input_names, self.image_input, graph_tensors(model, self.head)[0])
+        self._head_input = graph_tensors(model, self.head)[0]
+        self._paths: dict[tuple[Route, Route], FastPaths] = {}
         n_out = int(model.outputs[0].shape[-1])
         self.single_sigmoid = n_out == 1
         if self.single_sigmoid and self.head_activation == "softmax":
             raise InputError("model has one softmax output: its probability is always 1, nothing to explain")
         self.n_classes = 2 if self.single_sigmoid else n_out
-        self.rows_per_call = rows_per_call_of(model)
+        self.default_rows_per_call = rows_per_call_of(model)
+        self.tuning_key = autotune.tuning_key(model, self.image_input)
+        self.tuning_id = autotune.key_id(self.tuning_key)
+
+    # ------------------------------------------------------------------------- fast-path choice
+    @property
+    def choice(self) -> PathChoice:
+        """The routes and call size this score model runs with now (:func:`pix2pixai.producers.autotune.choice_for`)."""
+        return autotune.choice_for(self)
+
+    @property
+    def rows_per_call(self) -> int:
+        """Inputs per compiled call when the caller leaves the batch size open."""
+        return self.choice.rows_per_call
+
+    @property
+    def _fast(self) -> FastPaths:
+        choice = self.choice
+        return self.paths(choice.forward, choice.gradient)
+
+    def paths(self, forward: Route, gradient: Route) -> FastPaths:
+        """The :class:`FastPaths` of these routes (built once; each keeps its own compiled functions)."""
+        if (forward, gradient) not in self._paths:
+            self._paths[(forward, gradient)] = FastPaths(self.model, self.input_names, self.image_input,
+                                                         self._head_input, forward, gradient)
+        return self._paths[(forward, gradient)]
+
+    def prepare(self, inputs: Inputs) -> None:
+        """Settle the fast-path choice before a producer call on ``inputs`` (measured on first use, see autotune)."""
+        autotune.prepare(self, inputs)
 
     # ------------------------------------------------------------------ scores from head features
     def scores_from_features(self, features: Any) -> Any:
@@ -226,8 +260,13 @@ class ScoreModel:
         Every gradient producer goes through here, so all of them get the hand-written backward pass of
         the layers nearest the image (:mod:`pix2pixai.producers.input_gradient`) where it applies.
         """
-        return self._fast.input_gradient(image, others, self.model_inputs(image, others),
-                                         lambda features: target_scores(self.scores_from_features(features), targets))
+        return self.input_gradient_with(self._fast, image, others, targets)
+
+    def input_gradient_with(self, paths: FastPaths, image: Any, others: Mapping[str, Any],
+                            targets: Any) -> tuple[Any, Any]:
+        """:meth:`scores_and_input_gradient` through the given ``paths`` (the autotuner times each)."""
+        return paths.input_gradient(image, others, self.model_inputs(image, others),
+                                    lambda features: target_scores(self.scores_from_features(features), targets))
 
     def target_scores(self, image: np.ndarray, others: Mapping[str, np.ndarray], targets: np.ndarray) -> np.ndarray:
         """Target scores ``S_t(x)`` ``[N]`` without gradients (compiled forward pass)."""
@@ -295,11 +334,13 @@ def request(model: Any, x: Any, targets: Any = None, score: str = "logit", *, im
             batch_size: int | None = None) -> Request:
     """Resolve a producer call: :func:`score_model`, checked inputs, targets (default: predicted class).
 
-    ``batch_size=None`` sizes the compiled calls to the model (:attr:`ScoreModel.rows_per_call`).
+    ``batch_size=None`` sizes the compiled calls to the model (:attr:`ScoreModel.rows_per_call`). The
+    score model's fast-path choice is settled first (:meth:`ScoreModel.prepare`).
     """
     sm = score_model(model, score, image_input)
-    bs = sm.rows_per_call if batch_size is None else batch_size_of(batch_size)
     inputs = sm.inputs(x)
+    sm.prepare(inputs)
+    bs = sm.rows_per_call if batch_size is None else batch_size_of(batch_size)
     return Request(sm, inputs, sm.targets(inputs, targets, bs), bs)
 
 
@@ -328,6 +369,7 @@ def rows_per_call_of(model: Any) -> int:
 
     Why: on CPU a call is fastest while its activations stay cache-sized (measurements:
     ``docs/benchmarks.md``). The result is capped at :data:`DEFAULT_BATCH_SIZE` x 2 and is at least 1.
+    It is the default call size; the autotuner (:mod:`pix2pixai.producers.autotune`) tries multiples of it.
     """
     largest = 0
     for layer in model.layers:

@@ -12,6 +12,9 @@ producer:
   (:mod:`pix2pixai.producers.dormant`), the model's own layers and TF's tape compute the same numbers;
 * every compiled function (``tf.function``) is traced once per score model and key, and reused
   (tracing costs more than a forward pass of a small CNN).
+
+Which kernels the front and the chain use, and whether they leave dormant filters out, is each one's
+:class:`~pix2pixai.producers.path_choice.Route` (chosen by :mod:`pix2pixai.producers.autotune`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from typing import Any
 
 from pix2pixai.producers.graph import graph_tensors, model_above
 from pix2pixai.producers.input_gradient import backward_chain, fast_front
+from pix2pixai.producers.path_choice import DEFAULT_ROUTE, Route
 
 
 class FastPaths:
     """The routes and compiled functions of one model with one attributed input.
+
+    ``forward`` and ``gradient`` are the routes of the front and of the chain.
 
     Attributes
     ----------
@@ -33,13 +39,14 @@ class FastPaths:
     features : ``model inputs (list) -> the head's input`` (TF ops), through the front where it applies.
     """
 
-    def __init__(self, model: Any, input_names: Sequence[str], image_input: str, head_input: Any):
+    def __init__(self, model: Any, input_names: Sequence[str], image_input: str, head_input: Any,
+                 forward: Route = DEFAULT_ROUTE, gradient: Route = DEFAULT_ROUTE):
         self.model = model
         self.input_names = list(input_names)
         self.image_input = image_input
         self.head_input = head_input
-        self.front = fast_front(model, image_input, head_input)
-        self.chain = backward_chain(model, image_input, head_input)
+        self.front = fast_front(model, image_input, head_input, forward)
+        self.chain = backward_chain(model, image_input, head_input, gradient)
         self.features = self.to(head_input)
         self._plain_features = self.whole_model(head_input)
         self._layer_runs: dict[str, Callable[..., tuple[Any, Any]]] = {}

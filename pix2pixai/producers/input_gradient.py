@@ -17,7 +17,9 @@ forward pass of the producers the same rewritten start (:class:`FastFront`):
   and reads only the live channels below it; an :class:`Expand` step restores all channels where a
   layer needs them.
 
-All are exact: the same sums as the tape's, in another order (tested to float32 rounding).
+All are exact: the same sums as the tape's, in another order (tested to float32 rounding). A
+:class:`~pix2pixai.producers.path_choice.Route` switches the hand-written kernels and the dormant-filter
+plan off (TF's own ops and gradients instead), for the autotuner (:mod:`pix2pixai.producers.autotune`).
 
 What is differentiated by hand is the *chain*: the layers from the attributed input upwards while
 each one is a supported layer (undilated ``Conv2D`` with an elementwise activation, inference-time
@@ -41,6 +43,7 @@ from typing import Any
 
 from pix2pixai.producers import dormant, fused_kernels
 from pix2pixai.producers.graph import IDENTITY, activation_name, is_plain_conv2d, is_pointwise, layer_run, model_above
+from pix2pixai.producers.path_choice import DEFAULT_ROUTE, Route
 
 #: Weightless per-channel layers that move or pool positions, differentiated locally by the tape.
 SPATIAL_CHANNELWISE = frozenset({"MaxPooling2D", "AveragePooling2D", "ZeroPadding2D", "Cropping2D"})
@@ -258,13 +261,14 @@ def run_steps(steps: Sequence[Step], image: Any) -> tuple[Any, list[Any], Any | 
     return x, records, (tf.reduce_all(tf.stack(checks)) if checks else None)
 
 
-def backward_chain(model: Any, image_input: str, head_input: Any) -> BackwardChain | None:
+def backward_chain(model: Any, image_input: str, head_input: Any, route: Route = DEFAULT_ROUTE) -> BackwardChain | None:
     """The :class:`BackwardChain` of ``model`` above input ``image_input``, or ``None`` (use the plain tape).
 
     The chain takes the supported layers of the run above the image (:func:`_supported_run`) and is
-    cut after its last rewritten step (above that, the tape is as fast).
+    cut after its last rewritten step (above that, the tape is as fast). ``route``: which kernels, and
+    whether dormant filters are left out.
     """
-    run = _supported_run(model, image_input, head_input)
+    run = _supported_run(model, image_input, head_input, route)
     rewritten = [i for i, (step, _, _) in enumerate(run) if step.rewritten]
     if not rewritten:
         return None
@@ -294,9 +298,9 @@ class FastFront:
         return top, asleep
 
 
-def fast_front(model: Any, image_input: str, head_input: Any) -> FastFront | None:
+def fast_front(model: Any, image_input: str, head_input: Any, route: Route = DEFAULT_ROUTE) -> FastFront | None:
     """The :class:`FastFront` of ``model`` above input ``image_input``; ``None`` when Keras is as fast there."""
-    run = _supported_run(model, image_input, head_input)
+    run = _supported_run(model, image_input, head_input, route)
     fast = [i for i, (step, _, _) in enumerate(run) if isinstance(step, Convolution)
             and (step.backward_kind == "thin" or step.kept_in is not None or step.dormant)]
     if not fast:
@@ -304,7 +308,8 @@ def fast_front(model: Any, image_input: str, head_input: Any) -> FastFront | Non
     return FastFront(*_cut(run, fast[-1]))
 
 
-def _supported_run(model: Any, image_input: str, head_input: Any) -> list[tuple[Step, Any, tuple[int, ...] | None]]:
+def _supported_run(model: Any, image_input: str, head_input: Any,
+                   route: Route) -> list[tuple[Step, Any, tuple[int, ...] | None]]:
     """``(step, output tensor, channels kept)`` of the layers of the run above the image while supported.
 
     ``channels kept``: the channels the step's output holds (``None``: all). A convolution drops its
@@ -314,7 +319,7 @@ def _supported_run(model: Any, image_input: str, head_input: Any) -> list[tuple[
     run: list[tuple[Step, Any, tuple[int, ...] | None]] = []
     kept = None
     for layer, inputs, output in layer_run(model, image_input, head_input):
-        step = _step(layer, tuple(inputs.shape), tuple(output.shape), kept)
+        step = _step(layer, tuple(inputs.shape), tuple(output.shape), route, kept)
         if step is None:
             break
         if kept is not None and not _takes_kept_channels(step):
@@ -342,11 +347,13 @@ def _takes_kept_channels(step: Step) -> bool:
     return True
 
 
-def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...],
+def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...], route: Route,
           kept_in: tuple[int, ...] | None = None) -> Step | None:
     """The chain step for ``layer`` with input/output shapes ``[None, ...]``, ``None`` if unsupported.
 
-    ``kept_in``: the input channels the step receives (``None``: all).
+    ``kept_in``: the input channels the step receives (``None``: all). With ``route.kernels ==
+    "framework"`` convolutions and poolings keep TF's ops and gradients; without ``route.dormant`` no
+    filter is left out.
     """
     kind = type(layer).__name__
     if (len(in_shape) != 4 or any(d is None for d in in_shape[1:])
@@ -355,15 +362,17 @@ def _step(layer: Any, in_shape: tuple[Any, ...], out_shape: tuple[Any, ...],
     input_hw = (int(in_shape[1]), int(in_shape[2]))
     if kind in IDENTITY:
         return Identity()
-    if kind == "MaxPooling2D" and _routable(layer):
+    fused = route.kernels == "fused"
+    if kind == "MaxPooling2D" and fused and _routable(layer):
         return MaxPoolRoute(int(layer.pool_size[0]), input_hw)
     if kind in SPATIAL_CHANNELWISE or is_pointwise(layer):
         return ChannelWise(layer)
     if not is_plain_conv2d(layer) or getattr(layer.kernel, "dtype", None) != "float32":
         return None
     channels = int(in_shape[-1]) if kept_in is None else len(kept_in)
-    return Convolution(layer, _backward_kind(layer, channels, input_hw, out_shape), input_hw,
-                       (int(out_shape[1]), int(out_shape[2])), kept_in, dormant.dormant_filters(layer))
+    return Convolution(layer, _backward_kind(layer, channels, input_hw, out_shape) if fused else "tape", input_hw,
+                       (int(out_shape[1]), int(out_shape[2])), kept_in,
+                       dormant.dormant_filters(layer) if route.dormant else ())
 
 
 def _routable(layer: Any) -> bool:
