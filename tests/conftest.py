@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Producers use their fixed default paths in tests (no timing, nothing written to the user's cache);
 # the autotuner's own tests switch it on with a cache folder of their own.
 os.environ.setdefault("PIX2PIXAI_AUTOTUNE", "0")
+# Nothing a test does (internal-error logs, autotune entries) lands in the user's own cache folder.
+os.environ.setdefault("PIX2PIXAI_CACHE_DIR", tempfile.mkdtemp(prefix="pix2pixai-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PIX2PIXAI_SHARED_DATA", REPO.parent / "shared" / "data"))
