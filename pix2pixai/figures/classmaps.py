@@ -1,4 +1,5 @@
-"""Class-specific grid: one row per group, one column per method, each cell the class map."""
+"""Class-specific grid: one row per group, one column per method, each cell the class map with its
+out-of-fold skill, or a panel saying why the cell has none."""
 
 from __future__ import annotations
 
@@ -26,41 +27,35 @@ def plot_class_map_grid(
 ) -> list[Path]:
     """``maps[(group, method)]`` -> a groups x methods grid with a colour bar per cell.
 
-    Signed methods use a diverging map centred on 0. Groups without any class map (too few
-    confident inputs for a generator) get no row: they are listed under the grid with the reason,
-    because a row of empty cells costs a paper figure as much space as a row of maps. A single
-    missing cell in a drawn row says why in place.
-    ``notes[(group, method)]`` is printed in the cell's corner: the run passes each generator's
-    held-out SSIM, because each cell has its own colour limits, so a generator that learnt almost
-    nothing still draws a high-contrast picture and only its SSIM tells the reader not to trust it.
+    Signed methods use a diverging map centred on 0. Every group gets a row: a cell without a class
+    map is a panel that says why (``notes[(group, method)]``, else ``skipped[group]``), so a reader
+    sees which classes have no map instead of a missing row.
+    ``notes[(group, method)]`` of a drawn cell is printed in its corner: the run passes each cell's
+    out-of-fold skill with its interval (:func:`class_map_notes`), because each cell has its own
+    colour limits, so a generator that learnt nothing beyond the class average still draws a
+    high-contrast picture and only its skill tells the reader not to trust it.
     """
     is_dmdt = meta.get("kind") == "dmdt"
     cell = (2.3, 2.0) if is_dmdt else (1.9, 1.8)
-    drawn = [g for g in groups if any(maps.get((g, m)) is not None for m in methods)]
-    absent = [g for g in groups if g not in drawn]
-    footnote = "; ".join(f"{g}: {(skipped or {}).get(g, 'no class map')}" for g in absent)
-    foot_lines = _wrap(f"No class map for {footnote}", int(cell[0] * len(methods) * 15)) if absent else []
-    foot_h = 0.12 * len(foot_lines) + (0.1 if foot_lines else 0.0)
     with paper_style():
-        rows = max(len(drawn), 1)
-        fig, axes = plt.subplots(rows, len(methods), squeeze=False,
-                                 figsize=(cell[0] * len(methods), cell[1] * rows + foot_h))
-        for r, group in enumerate(drawn):
+        rows = max(len(groups), 1)
+        fig, axes = plt.subplots(rows, len(methods), squeeze=False, figsize=(cell[0] * len(methods), cell[1] * rows))
+        for r, group in enumerate(groups):
             for c, method in enumerate(methods):
                 ax = axes[r, c]
                 image = maps.get((group, method))
                 if image is None:
                     ax.axis("off")
-                    reason = (skipped or {}).get(group, "no class map")
-                    ax.text(0.5, 0.5, "\n".join(_wrap(reason, 28)), ha="center", va="center", fontsize=6,
-                            transform=ax.transAxes, color="0.4")
+                    reason = (notes or {}).get((group, method)) or (skipped or {}).get(group, "no class map")
+                    ax.text(0.5, 0.5, "\n".join(_wrap(f"no class map: {reason}", 28)), ha="center", va="center",
+                            fontsize=6, transform=ax.transAxes, color="0.4")
                 else:
                     draw_map(ax, image, signed=is_signed(method), meta=meta)
                     note = (notes or {}).get((group, method))
                     if note:
                         ax.text(0.03, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=5.5,
                                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
-                    if is_dmdt and r < len(drawn) - 1:
+                    if is_dmdt and r < len(groups) - 1:
                         ax.set_xlabel("")
                     if is_dmdt and c > 0:
                         ax.set_ylabel("")
@@ -68,16 +63,29 @@ def plot_class_map_grid(
                     ax.set_title(method)
             axes[r, 0].annotate(group, xy=(-0.55 if is_dmdt else -0.15, 0.5), xycoords="axes fraction",
                                 rotation=90, ha="center", va="center", fontsize=8, fontweight="bold")
-        if not drawn:
+        if not groups:
             for ax in axes.ravel():
                 ax.axis("off")
-        bottom = (foot_h / fig.get_figheight()) if foot_lines else 0.0
-        fig.tight_layout(rect=(0, bottom, 1, 0.97 if title else 1))
-        if foot_lines:
-            fig.text(0.5, bottom * 0.5, "\n".join(foot_lines), ha="center", va="center", fontsize=6, color="0.3")
+        fig.tight_layout(rect=(0, 0, 1, 0.97 if title else 1))
         if title:
             fig.suptitle(title)
         return save_figure(fig, stem)
+
+
+def class_map_notes(entries: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """The ``notes`` of :func:`plot_class_map_grid` from ``classmaps/index.json`` entries: a drawn
+    cell's out-of-fold skill with its 95% interval, a missing cell's reason."""
+    notes = {}
+    for entry in entries:
+        key = (entry["group"], entry["method"])
+        if entry.get("reason"):
+            notes[key] = entry["reason"]
+        elif entry.get("skill") is not None:
+            low, high = entry["skill_ci"]
+            notes[key] = f"skill {entry['skill']:.2f} [{low:.2f}, {high:.2f}]"
+        else:
+            notes[key] = f"skill: {entry.get('skill_reason') or 'none'}"
+    return notes
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -1,8 +1,8 @@
-"""Readers of what the steps left in a survey's folder: the classifier, its split, maps, group splits.
+"""Readers of what the steps left in a survey's folder: the classifier, its split, maps, cross-fitting folds.
 
 The steps after the classifier, the figures, the report and scripts all read the same few things;
 reading them here keeps one way to open each file (``split.npz`` is opened by :func:`test_split`
-only) and one computation of the per-group splits (:func:`group_splits`).
+only) and one computation of the cross-fitting folds (:func:`cross_fit_split`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pix2pixai.classmaps import GroupSplit, split_group
+from pix2pixai.classmaps import CrossFit, OutOfFold, cross_fit
 from pix2pixai.rundir.config import RunConfig
 from pix2pixai.rundir.layout import SurveyDir
 from pix2pixai.rundir.surveys import SurveyData
@@ -59,23 +59,21 @@ def reduced_maps(sdir: SurveyDir, method: str) -> np.ndarray:
         return reduce_maps(store.read(method), method=method)
 
 
-def group_splits(config: RunConfig, split: ClassifierSplit) -> dict[str, GroupSplit]:
-    """Per-group generator-training / held-out / class-map indices into the test split (seeded per
-    group, so the generators, class maps and comparison steps all see the same partition)."""
+def cross_fit_split(config: RunConfig, split: ClassifierSplit) -> CrossFit:
+    """The explained test-split inputs in ``generator.folds`` seeded folds stratified by group, with
+    each input's probability of its group's class and whether the classifier got it right; the
+    generators, class maps and comparison steps all compute the same partition here."""
     data, test_idx, probs = split.data, split.test, split.probs
-    cm = config.classmaps
-    cls = np.asarray(data.group_class)[data.group[test_idx]]
+    group_of = data.group[test_idx]
+    cls = np.asarray(data.group_class)[group_of]
     correct = probs.argmax(axis=1) == data.y[test_idx]
-    confidence = probs[np.arange(len(cls)), cls]
-    splits = {}
-    for g, name in enumerate(data.group_names):
-        members = np.flatnonzero(data.group[test_idx] == g)
-        splits[name] = split_group(
-            name, members, correct, confidence, seed=config.seed + g, heldout_fraction=cm.heldout_fraction,
-            train_threshold=cm.train_threshold, classmap_threshold=cm.classmap_threshold,
-            min_train_pairs=cm.min_train_pairs, min_heldout=cm.min_heldout,
-        )
-    return splits
+    return cross_fit(list(data.group_names), group_of, probs[np.arange(len(cls)), cls], correct,
+                     n_folds=config.generator.folds, min_inputs=config.classmaps.min_inputs, seed=config.seed)
+
+
+def out_of_fold(sdir: SurveyDir, method: str) -> OutOfFold:
+    """The method's out-of-fold arrays the classmaps step wrote (``classmaps/oof_<method>.npz``)."""
+    return OutOfFold.load(sdir.out_of_fold(method))
 
 
 def generator_scale(directory: Path) -> Any:

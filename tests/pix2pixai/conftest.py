@@ -1,8 +1,8 @@
 """Shared fixtures for whole-chain tests: a tiny dmdt config and a reader of a run's outputs.
 
 The tiny config runs the simulated CRTS chain (two groups, 40 curves each, gradcam + saliency,
-one-epoch 4-filter generators) with class-map thresholds lowered so that both groups produce class
-maps from a weak two-epoch classifier. It exists so that determinism and kill/resume tests can run
+4-step 4-filter generators cross-fitted over the demo profile's 3 folds) with the class-map
+threshold lowered so that both groups produce class maps from a weak two-epoch classifier. It exists so that determinism and kill/resume tests can run
 the real pipeline end to end in well under a minute on a free CPU.
 """
 
@@ -51,11 +51,7 @@ eval_every = 2
 batch_size = 4
 
 [classmaps]
-train_threshold = 0.3
 classmap_threshold = 0.3
-heldout_fraction = 0.4
-min_train_pairs = 2
-min_heldout = 1
 top_k = 2
 
 [compare]
@@ -103,6 +99,7 @@ def run_arrays(out: Path) -> dict[str, np.ndarray]:
     yet are simply absent from the result.
     """
     from pix2pixai.stores import MapStore
+    from pix2pixai.trainers import pix2pix  # noqa: F401  registers the generators' layers for load_model
 
     root = out / SURVEY
     arrays: dict[str, np.ndarray] = {}

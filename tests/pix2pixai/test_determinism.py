@@ -33,10 +33,13 @@ def test_whole_chain_and_figures_repeat_exactly(tiny_config, tmp_path):
         run_chain([config], tmp_path / out, echo=_quiet)
     arrays = run_arrays(tmp_path / "a")
     assert "compare/comparison.json" in arrays
-    # 2 groups x 2 methods, and the stability seed's (first group only in the tiny config).
+    # 2 groups x 2 methods; per method 3 fold generators and the kept one, and the stability seed's
+    # retrained kept generator (one class-conditional generator per method serves both groups).
     assert sum(key.endswith(".npz:class_map") and "stability" not in key for key in arrays) == 4
-    assert sum(key.endswith("generator.keras:weight0") and "stability" not in key for key in arrays) == 4
-    assert sum(key.startswith("generators/stability/seed_1/") and key.endswith(":weight0") for key in arrays) == 2
+    assert sum(key.endswith("generator.keras:weight0") and "stability" not in key for key in arrays) == 2 * 4
+    assert sum(key.startswith("compare/stability/seed_1/generators/") and key.endswith(":weight0")
+               for key in arrays) == 2
+    assert {"classmaps/oof_gradcam.npz:generated", "classmaps/oof_saliency.npz:generated"} <= set(arrays)
     assert_same_runs(tmp_path / "a", tmp_path / "b")
     figures = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "figures").rglob("*.png"))
     assert figures

@@ -52,16 +52,23 @@ def test_training_curves_colour_by_method_with_one_legend_entry_each(kept_figure
     assert sorted(colours.values()) == [5, 5, 5]  # 15 generators, 3 colours, one per method
 
 
-def test_groups_without_class_maps_are_a_footnote_not_a_row(kept_figures, tmp_path):
+def test_groups_without_class_maps_get_a_row_of_panels_saying_why(kept_figures, tmp_path):
     rng = np.random.default_rng(1)
     maps = {("EA", m): rng.random((6, 6)) for m in ("gradcam", "saliency")}
+    entries = [{"group": "EA", "method": m, "reason": None, "skill": 0.123, "skill_ci": [0.05, 0.2]}
+               for m in ("gradcam", "saliency")]
+    entries += [{"group": "EW", "method": m, "reason": "3 correctly classified test inputs < 5", "skill": None}
+                for m in ("gradcam", "saliency")]
     classmaps.plot_class_map_grid(maps, ["EW", "EA", "RRd"], ["gradcam", "saliency"], {"kind": "image"},
-                                  tmp_path / "grid", skipped={"EW": "0 pairs < 20", "RRd": "14 pairs < 20"})
+                                  tmp_path / "grid", skipped={"RRd": "2 explained inputs < 5"},
+                                  notes=classmaps.class_map_notes(entries))
     (fig,) = kept_figures
-    assert len([ax for ax in fig.axes if ax.images]) == 2  # one drawn row of two maps ...
-    assert len(fig.axes) == 2 + 2  # ... and their two colour bars: no axes for EW or RRd
-    footnote = " ".join(t.get_text() for t in fig.texts)
-    assert "EW: 0 pairs < 20" in footnote and "RRd: 14 pairs < 20" in footnote
+    assert len([ax for ax in fig.axes if ax.images]) == 2  # EA's two maps (+ their colour bars) ...
+    assert len(fig.axes) == 3 * 2 + 2  # ... and a panel for every other cell: no group loses its row
+    texts = [t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.texts]
+    assert texts.count("skill 0.12 [0.05, 0.20]") == 2
+    assert sum("3 correctly classified test inputs < 5" in t for t in texts) == 2
+    assert sum("2 explained inputs < 5" in t for t in texts) == 2
 
 
 def test_comparison_marks_candidates_without_a_metric(monkeypatch, tmp_path):

@@ -166,8 +166,9 @@ def test_tiny_patch_chain_runs_end_to_end(tmp_path):
     report = json.loads((root / "classifier" / "report.json").read_text())
     assert report["accuracy"] > 0.5  # chance is 1/3
     index = json.loads((root / "classmaps" / "index.json").read_text())
-    assert index, "no class map was made"
-    for entry in index:
+    assert any(entry["reason"] is None for entry in index), "no class map was made"
+    for entry in (e for e in index if e["reason"] is None):
+        assert entry["skill"] is not None and len(entry["skill_ci"]) == 2
         with np.load(root / "classmaps" / f"{entry['group']}__{entry['method']}.npz") as stored:
             assert stored["class_map"].shape == (64, 64) and np.all(np.isfinite(stored["class_map"]))
     rows = json.loads((root / "compare" / "comparison.json").read_text())

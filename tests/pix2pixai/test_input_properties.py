@@ -174,7 +174,7 @@ _SECTIONS = ["survey", "classifier", "explain", "generator", "classmaps", "compa
 _VALUES = st.one_of(_JSON, st.sampled_from(["dmdt", "triplet", "demo", "full", "gradcam", "serial", "local:2"]),
                     st.floats(), st.integers(-2, 500))
 _SECTION = st.dictionaries(st.sampled_from(["kind", "source", "n_per_group", "groups", "epochs", "methods", "mode",
-                                            "train_threshold", "scheduler", "ngf", "norm", "typo"]), _VALUES, max_size=4)
+                                            "classmap_threshold", "scheduler", "ngf", "norm", "typo"]), _VALUES, max_size=4)
 _CONFIG = st.dictionaries(st.sampled_from(["seed", "profile", "unknown", *_SECTIONS]), _VALUES | _SECTION, max_size=5)
 
 

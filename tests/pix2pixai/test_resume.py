@@ -100,7 +100,7 @@ def resume_setup(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["classifier/training/*", "maps/maps.h5.partial",
                                      "steps/explain.json",
-                                     "generators/*/*/checkpoints/checkpoint", "classmaps/*.npz"],
+                                     "generators/folds/*/*/checkpoints/checkpoint", "classmaps/*.npz"],
                          ids=["mid-classifier", "mid-map-store", "after-explain", "mid-generator", "mid-classmaps"])
 def test_killed_run_resumes_to_same_results(resume_setup, tmp_path, pattern):
     config, reference = resume_setup

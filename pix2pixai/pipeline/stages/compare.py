@@ -1,28 +1,35 @@
 """The compare step: every (group, method) class map scored against the plain aggregates.
 
-It reads the run directory and trains the stability generators (the same settings with other
-seeds); the scores themselves are the pure functions of :mod:`pix2pixai.compare`.
+Scores are computed on each cell's *evaluation* inputs (the half of its class-map inputs that the
+ranking never saw). Stability retrains the kept generator (trained on every fold) with
+``compare.stability_seeds`` other seeds (class-conditional: one per method, serving every group;
+per group: for the first ``compare.stability_groups`` groups with class maps) and rebuilds each
+class map from the same selection inputs; the seeds' versions are compared with the kept
+generator's own (``compare/stability/seed_0/``). The scores themselves are the pure functions of
+:mod:`pix2pixai.compare`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pix2pixai import atomic
-from pix2pixai.classmaps import ClassMap, GroupSplit
+from pix2pixai.classmaps import ClassMap, CrossFit, OutOfFold, class_map_inputs
 from pix2pixai.compare import (GENERATED_CANDIDATES, candidate_maps, cascading_scores, deletion_fn_for,
                                group_mean_explainer, score_candidates, score_fn_for, stability_scores)
 from pix2pixai.metrics import faithfulness
-from pix2pixai.pipeline.stages.classmaps import group_class_map
+from pix2pixai.pipeline.stages.classmaps import cell_class_map, save_class_map
 from pix2pixai.pipeline.stages.explain import param_context
-from pix2pixai.producers.registry import default_params
-from pix2pixai.pipeline.stages.generators import group_generator_task, train_group_generators
+from pix2pixai.pipeline.stages.generators import generator_task, train_task_generators
+from pix2pixai.producers.registry import default_params, is_signed
 from pix2pixai.rundir.config import RunConfig
 from pix2pixai.rundir.layout import SurveyDir
-from pix2pixai.rundir.readers import (ClassifierSplit, generator_scale, group_splits, load_classifier, reduced_maps,
+from pix2pixai.rundir.readers import (ClassifierSplit, cross_fit_split, load_classifier, out_of_fold, reduced_maps,
                                       test_split)
 
 
@@ -34,46 +41,83 @@ def compare_step(config: RunConfig, sdir: SurveyDir) -> dict[str, Any]:
 
 
 def stability_seed(config: RunConfig, k: int) -> int:
-    """Generator seed of the k-th extra stability run (k >= 1); the run's own generators use ``config.seed``."""
+    """Generator seed of the k-th stability run: the run's own seed for k = 0 (the kept generator),
+    ``config.seed + k`` for the extra seeds."""
     return config.seed + k
 
 
-def stability_class_maps(config: RunConfig, sdir: SurveyDir, split: ClassifierSplit,
-                         splits: dict[str, GroupSplit]) -> dict[tuple[str, str], list[dict[str, np.ndarray]]]:
-    """Train the extra-seed generators and build their class maps: (group, method) -> one stored
-    class-map dict per extra seed (``classmaps.ClassMap.save`` layout, also written to
-    ``compare/stability/seed_K/``). Training resumes from the generators' epoch checkpoints, so a
-    re-run of the compare step does not train again."""
-    from pix2pixai.trainers.pix2pix import load_generator
+def mapped_cells(sdir: SurveyDir) -> dict[str, list[str]]:
+    """Method -> the groups with a class map, in the index's order."""
+    cells: dict[str, list[str]] = {}
+    for entry in json.loads(sdir.classmap_index.read_text()):
+        if entry["reason"] is None:
+            cells.setdefault(entry["method"], []).append(entry["group"])
+    return cells
 
+
+def stability_class_maps(config: RunConfig, sdir: SurveyDir, split: ClassifierSplit,
+                         cells: dict[str, list[str]]) -> dict[tuple[str, str], list[dict[str, np.ndarray]]]:
+    """(group, method) -> the stored class-map dicts (``ClassMap.save`` layout) of the kept generator
+    and of each extra seed's retrained one, built from the same selection inputs and written to
+    ``compare/stability/seed_K/`` (K = 0: the kept generator). Training resumes from the
+    generators' evaluation checkpoints, so a re-run of the compare step does not train again."""
     cc = config.compare
-    methods = list(config.explain.methods)
-    groups = [g for g, group_split in splits.items() if not group_split.skipped and all(
-        sdir.classmap_file(g, m).exists() for m in methods)]
-    groups = groups[: cc.stability_groups] if cc.stability_groups > 0 else groups
-    if cc.stability_seeds < 1 or not groups:
+    if cc.stability_seeds < 1 or not cells:
         return {}
-    x = split.data.x[split.test]
-    maps = {m: reduced_maps(sdir, m) for m in methods}
+    fit = cross_fit_split(config, split)
+    x = split.data.x[split.test][fit.positions]
+    methods = list(cells)
+    raw = {m: reduced_maps(sdir, m)[fit.positions] for m in methods}
+    oof = {m: out_of_fold(sdir, m) for m in methods}
+    if config.generator.mode == "conditional":
+        units: list[str | None] = [None]
+    else:
+        mapped = list(dict.fromkeys(g for m in methods for g in cells[m]))
+        units = mapped[: cc.stability_groups] if cc.stability_groups > 0 else mapped
     found: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
-    for k in range(1, cc.stability_seeds + 1):
-        for group in groups:
-            dirs = {m: sdir.stability_generator_dir(k, group, m) for m in methods}
-            train_group_generators(group_generator_task(config, x, maps, splits[group], dirs,
-                                                        seed=stability_seed(config, k)))
+    for k in range(cc.stability_seeds + 1):
+        for unit in units:
+            rows = fit.members(unit)
+            if k == 0:
+                dirs = {m: sdir.generator_dir(m, unit) for m in methods}
+            else:
+                dirs = {m: sdir.stability_generator_dir(k, m, unit) for m in methods}
+                groups = None if unit is not None else fit.groups[rows]
+                train_task_generators(generator_task(config, x[rows], groups, {m: v[rows] for m, v in raw.items()},
+                                                     dirs, seed=stability_seed(config, k)))
             for method in methods:
-                cmap = group_class_map(config, load_generator(dirs[method]), x, maps[method], splits[group])
-                path = sdir.stability_classmap_file(k, group, method)
-                cmap.save(path, inputs_index=split.test[splits[group].classmap])
-                found.setdefault((group, method), []).append(ClassMap.load(path))
+                for group in (g for g in cells[method] if unit is None or g == unit):
+                    path = sdir.stability_classmap_file(k, group, method)
+                    stability_class_map(config, dirs[method], split, fit, oof[method], group, method, path)
+                    found.setdefault((group, method), []).append(ClassMap.load(path))
     return found
+
+
+def stability_class_map(config: RunConfig, generator_dir: Path, split: ClassifierSplit, fit: CrossFit,
+                        oof: OutOfFold, group: str, method: str, path: Path) -> None:
+    """The class map of ``group`` rebuilt from a kept or retrained generator in ``generator_dir``:
+    its maps of the group's inputs in the out-of-fold unit scale, ranked over the same selection
+    inputs as the run's class map, written to ``path``."""
+    from pix2pixai.trainers.pix2pix import MapScale, load_generator
+
+    scale = MapScale(scale=oof.scale, signed=is_signed(method))
+    bundle = load_generator(generator_dir)
+    members = fit.members(group)
+    generated = np.zeros(oof.targets.shape, np.float32)
+    groups = fit.groups[members] if len(bundle.group_ids) > 1 else None
+    generated[members] = scale.to_unit(bundle.predict(oof.inputs[members], groups)[..., 0])
+    cm = config.classmaps
+    inputs = class_map_inputs(group, members, fit.correct, fit.prob, threshold=cm.classmap_threshold,
+                              min_inputs=cm.min_inputs, seed=config.seed)
+    cmap = cell_class_map(config, generated, oof.targets, members, inputs, scale.data_range)
+    save_class_map(cmap, path, split, fit, inputs, oof.scale)
 
 
 @dataclass(frozen=True)
 class MethodCascade:
     """Cascading randomisation of one method's explanations, shared by its groups: the intact
     model's mean map [G, H, W] and, per randomised layer (output side first), the mean maps
-    [G, H, W], in the generator's unit scale of each group (``groups`` gives the order)."""
+    [G, H, W], in the method's out-of-fold unit scale (``groups`` gives the order)."""
 
     groups: list[str]
     original: np.ndarray
@@ -88,16 +132,18 @@ class MethodCascade:
         return cascade
 
 
-def method_cascade(config: RunConfig, sdir: SurveyDir, method: str, model: Any, split: ClassifierSplit,
-                   splits: dict[str, GroupSplit], groups: list[str],
-                   group_class: dict[str, int]) -> MethodCascade | None:
-    """One cascade for ``method`` on the first ``compare.cascading_inputs`` class-map inputs of each
-    of ``groups`` (None when there are no inputs or no groups)."""
+def method_cascade(config: RunConfig, method: str, model: Any, split: ClassifierSplit,
+                   stored: dict[str, dict[str, np.ndarray]], group_class: dict[str, int]) -> MethodCascade | None:
+    """One cascade for ``method`` on the first ``compare.cascading_inputs`` evaluation inputs of each
+    group of ``stored`` (its class-map files; None when there are no inputs or no groups)."""
+    from pix2pixai.trainers.pix2pix import MapScale
+
     n_cascade = config.compare.cascading_inputs
+    groups = [g for g in stored if stored[g]["evaluation_index"].size]
     if n_cascade <= 0 or not groups:
         return None
-    cascade_idx = {g: split.test[splits[g].classmap[:n_cascade]] for g in groups}
-    scales = {g: generator_scale(sdir.generator_dir(g, method)) for g in groups}
+    cascade_idx = {g: stored[g]["evaluation_index"][:n_cascade] for g in groups}
+    scales = {g: MapScale(scale=float(stored[g]["map_scale"]), signed=is_signed(method)) for g in groups}
     explain_fn = group_mean_explainer(
         method, [(cascade_idx[g].size, group_class[g], scales[g]) for g in groups],
         score=config.explain.score, params=default_params(method, param_context(config, split)))
@@ -108,34 +154,34 @@ def method_cascade(config: RunConfig, sdir: SurveyDir, method: str, model: Any, 
 
 
 def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
-    """Score every (group, method) class map of one survey against the plain aggregates."""
+    """Score every (group, method) class map of one survey against the plain aggregates on its
+    evaluation inputs."""
     split = test_split(sdir)
-    data, test_idx = split.data, split.test
+    data = split.data
     model = load_classifier(sdir)
     delete_fn = deletion_fn_for(data.meta)
-    splits = group_splits(config, split)
-    group_class = {group: int(data.group_class[g]) for g, group in enumerate(splits)}
-    by_seed = stability_class_maps(config, sdir, split, splits)
+    group_class = {group: int(data.group_class[g]) for g, group in enumerate(data.group_names)}
+    cells = mapped_cells(sdir)
+    by_seed = stability_class_maps(config, sdir, split, cells)
     results = []
     for method in config.explain.methods:
-        present = [g for g, s in splits.items() if not s.skipped and sdir.classmap_file(g, method).exists()]
-        cascade = method_cascade(config, sdir, method, model, split, splits, present, group_class)
-        for group in present:
-            classmap_idx = test_idx[splits[group].classmap]
-            stored = ClassMap.load(sdir.classmap_file(group, method))
-            data_range = float(stored["data_range"])
-            inputs = data.x[classmap_idx]
-            masks = data.masks[classmap_idx] if data.masks is not None else None
-            candidates = candidate_maps(stored, config.seed)
+        stored = {g: ClassMap.load(sdir.classmap_file(g, method)) for g in cells.get(method, [])}
+        cascade = method_cascade(config, method, model, split, stored, group_class)
+        for group, cell in stored.items():
+            evaluation = cell["evaluation_index"]
+            data_range = float(cell["data_range"])
+            inputs = data.x[evaluation]
+            masks = data.masks[evaluation] if data.masks is not None else None
+            candidates = candidate_maps(cell, config.seed)
             table = score_candidates(candidates, inputs, score_fn_for(model, group_class[group]), delete_fn,
                                      masks=masks)
             row: dict[str, Any] = {"group": group, "method": method, "n_inputs": int(len(inputs))}
-            if cascade is not None:
+            if cascade is not None and group in cascade.groups:
                 row["cascading"] = cascade.scores(group, candidates, data_range)
                 for name, curve in row["cascading"]["ssim"].items():
                     table[name]["sanity_ssim_to_randomised"] = curve[-1]
             if (group, method) in by_seed:
-                row["stability"] = seed_stability(config, candidates, by_seed[(group, method)], data_range)
+                row["stability"] = seed_stability(config, by_seed[(group, method)], data_range)
                 for name in GENERATED_CANDIDATES:
                     table[name]["stability_ssim_mean"] = row["stability"][name]["mean"]
                     table[name]["stability_ssim_min"] = row["stability"][name]["min"]
@@ -146,10 +192,8 @@ def compare_survey(config: RunConfig, sdir: SurveyDir) -> list[dict[str, Any]]:
     return results
 
 
-def seed_stability(config: RunConfig, candidates: dict[str, np.ndarray], extra_seeds: list[dict[str, np.ndarray]],
-                   data_range: float) -> dict[str, Any]:
-    """Pairwise SSIM between the run's candidates and those of the stability generators
-    (``extra_seeds``: their stored class maps, seed 1, 2, ...), with the generator seeds used."""
-    seeds = [candidates] + [candidate_maps(s, stability_seed(config, k + 1)) for k, s in enumerate(extra_seeds)]
-    return {"seeds": [config.seed] + [stability_seed(config, k) for k in range(1, len(seeds))],
-            **stability_scores(seeds, data_range)}
+def seed_stability(config: RunConfig, by_seed: list[dict[str, np.ndarray]], data_range: float) -> dict[str, Any]:
+    """Pairwise SSIM between the candidates of the kept generator and those of the stability
+    generators (``by_seed``: their stored class maps, seed index 0, 1, 2, ...), with the seeds used."""
+    seeds = [candidate_maps(s, stability_seed(config, k)) for k, s in enumerate(by_seed)]
+    return {"seeds": [stability_seed(config, k) for k in range(len(seeds))], **stability_scores(seeds, data_range)}
