@@ -29,7 +29,7 @@ import os
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -110,13 +110,12 @@ PROFILE_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("activation maximisation steps / restarts",
      _same(lambda c: f"{c.explain.actmax_steps} / {c.explain.actmax_restarts}")),
     ("generator width ngf / ndf", _same(lambda c: f"{c.generator.ngf} / {c.generator.ndf}")),
-    ("generator epochs / batch", _same(lambda c: f"{c.generator.epochs} / {c.generator.batch_size}")),
-    ("share of a group's test inputs held out from generator training",
-     _same(lambda c: f"{c.classmaps.heldout_fraction:.0%}")),
-    ("thresholds: generator pairs / class-map inputs",
-     _same(lambda c: f"p >= {c.classmaps.train_threshold} / p >= {c.classmaps.classmap_threshold}")),
-    ("minimum pairs / held-out inputs per group",
-     _same(lambda c: f"{c.classmaps.min_train_pairs} / {c.classmaps.min_heldout}")),
+    ("generator mode / cross-fitting folds", _same(lambda c: f"{c.generator.mode} / {c.generator.folds}")),
+    ("generator steps (evaluated every, patience) / batch",
+     _same(lambda c: f"{c.generator.steps:,} ({c.generator.eval_every}, {c.generator.patience}) / "
+                     f"{c.generator.batch_size}")),
+    ("class-map inputs: threshold (else the most confident correct, at least)",
+     _same(lambda c: f"p >= {c.classmaps.classmap_threshold} ({c.classmaps.min_inputs})")),
     ("comparison: extra generator seeds (groups) / cascading-randomisation inputs per group", _same(_stability)),
 )
 
@@ -200,7 +199,7 @@ def read_run(run: Path, label: str | None = None) -> RunRecord:
         for entry in cells_by_survey.get(name, []):
             cell = dict(entry)
             cell["counts"] = counts.get((entry["group"], entry["method"]), {})
-            cell["path"] = run / entry["file"]
+            cell["path"] = run / entry["file"] if entry.get("file") else None
             cells.append(cell)
         meta = _read_json(sdir.data_meta, {})
         groups = list(meta.get("group_names") or steps.get("data", {}).get("groups", {}))
@@ -311,7 +310,8 @@ def render_classmap_block(run: RunRecord) -> str:
             continue
         has = {key: any(key in c.get("comparison", {}).get("fidelity_top1", {}) for c in s.cells)
                for key in ("energy_in_mask", "sanity_ssim_to_randomised", "stability_ssim_mean")}
-        head = ["group", "method", "held-out SSIM", "pairs / held-out / map inputs",
+        head = ["group", "method", "skill [95% CI]", "kNN skill [95% CI]", "held-out SSIM",
+                "class-map inputs (threshold)",
                 "deletion AUC: class map / mean input / random", "most faithful by deletion",
                 "insertion AUC: class map / mean input"]
         head += ["energy in mask: class map / mean input / random"] if has["energy_in_mask"] else []
@@ -322,8 +322,9 @@ def render_classmap_block(run: RunRecord) -> str:
         wins = plain = compared = 0
         for c in sorted(s.cells, key=lambda c: (order.get(c["group"], len(order)), c["group"])):
             scores = c.get("comparison", {})
-            n = c.get("counts", {})
-            split = f"{n.get('train_pairs', '-')} / {n.get('heldout', '-')} / {n.get('classmap_inputs', '-')}"
+            threshold = c.get("threshold_used")
+            inputs = (f"{c.get('n_inputs', '-')} (p >= {threshold:.2f})" if threshold is not None
+                      else c.get("reason") or "-")
 
             def triple(key: str, names: tuple[str, ...], digits: int = 3) -> str:
                 return " / ".join(_num(scores.get(k, {}).get(key), digits) for k in names)
@@ -333,7 +334,8 @@ def render_classmap_block(run: RunRecord) -> str:
                 compared += 1
                 wins += best == "fidelity_top1"
                 plain += best in PLAIN_AGGREGATES
-            row = [c["group"], c["method"], _num(c.get("heldout_ssim")), split,
+            row = [c["group"], c["method"], _with_interval(c.get("skill"), c.get("skill_ci")),
+                   _with_interval(c.get("knn_skill"), c.get("knn_skill_ci")), _num(c.get("heldout_ssim")), inputs,
                    triple("deletion_auc", ("fidelity_top1", "mean_input", "random")),
                    CANDIDATE_LABELS.get(best, best) if best else "-",
                    triple("insertion_auc", ("fidelity_top1", "mean_input"))]
@@ -351,14 +353,23 @@ def render_classmap_block(run: RunRecord) -> str:
     return "\n".join(parts)
 
 
+def _with_interval(value: float | None, interval: Sequence[float] | None) -> str:
+    """``0.12 [0.05, 0.19]``, or ``-`` when there is no number."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
 def render_skipped_block(run: RunRecord) -> str:
-    """Groups that got no generator (and so no class map), with the reason the split gave."""
+    """Groups left out of generator training, and cells without a class map, with the reason."""
     lines = [f"From {run.provenance}.", ""]
     rows = [(s.name, g, reason) for s in run.surveys for g, reason in s.skipped.items()]
+    rows += [(s.name, f"{c['group']} / {c['method']}", c["reason"]) for s in run.surveys for c in s.cells
+             if c.get("reason")]
     if not rows:
-        lines.append("Every group of every survey got generators.")
+        lines.append("Every group of every survey has a class map for every method.")
     else:
-        lines += ["| survey | group | why no generator |", "|---|---|---|"]
+        lines += ["| survey | group (/ method) | why no class map |", "|---|---|---|"]
         lines += [f"| {name} | {group} | {reason} |" for name, group, reason in rows]
     return "\n".join(lines) + "\n"
 
@@ -412,8 +423,11 @@ def plot_hero(run: RunRecord, path: Path) -> Path:
                 for col, method in enumerate(methods):
                     ax = axes[r, col]
                     cell = cells.get((drawn[r], method)) if r < len(drawn) else None
-                    if cell is None:
+                    if cell is None or cell["path"] is None:
                         ax.axis("off")
+                        if cell is not None:
+                            ax.text(0.5, 0.5, textwrap.fill(str(cell.get("reason")), 18), ha="center",
+                                    va="center", fontsize=5, color="0.3", transform=ax.transAxes)
                         continue
                     with np.load(cell["path"]) as stored:
                         image, signed = stored["class_map"], float(stored["data_range"]) > 1.0
@@ -426,8 +440,8 @@ def plot_hero(run: RunRecord, path: Path) -> Path:
                     ax.set_ylabel(drawn[r] if col == 0 else "", fontweight="bold")
                     if r == 0:
                         ax.set_title(method)
-                    if cell.get("heldout_ssim") is not None:
-                        ax.text(0.03, 0.97, f"SSIM {cell['heldout_ssim']:.2f}", transform=ax.transAxes, ha="left",
+                    if cell.get("skill") is not None:
+                        ax.text(0.03, 0.97, f"skill {cell['skill']:.2f}", transform=ax.transAxes, ha="left",
                                 va="top", fontsize=5.5,
                                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
             axes_note = ": dt across, dm up" if s.meta.get("kind") == "dmdt" else ""
@@ -447,8 +461,9 @@ def plot_hero(run: RunRecord, path: Path) -> Path:
             bar.set_label(textwrap.fill(label, int(16 * width / len(bars))), fontsize=6)
             bar.ax.tick_params(labelsize=5.5)
         title = (f"Class maps of {run.label} ({run.date}, pix2pixai {run.version}): the fidelity-ranked generated "
-                 "map of each class (rows) and explanation method (columns). SSIM: the generator's held-out SSIM, "
-                 "which says how far to trust a cell")
+                 "map of each class (rows) and explanation method (columns). Skill: 1 - L1(generated, own map) / "
+                 "L1(out-of-fold mean map, own map) over the class's inputs; > 0 means the generator knows more "
+                 "about an input's map than the class average does")
         fig.suptitle(textwrap.fill(title, int(15 * width)), fontsize=7)
         path = Path(path)
         with atomic_path(path) as tmp:

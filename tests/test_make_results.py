@@ -56,16 +56,18 @@ def fake_run(root: Path) -> Path:
                 cmap = rng.random(spec["shape"]) * (2 * data_range) - (data_range - 1.0)
                 file = sdir.classmap_file(group, method)
                 np.savez(file, class_map=cmap, data_range=np.float64(data_range))
-                index.append({"group": group, "method": method, "heldout_ssim": 0.61, "train_pairs": 25,
-                              "heldout": 12, "classmap_inputs": 7, "members": 40, "skipped": ""})
+                cell = {"group": group, "method": method, "heldout_ssim": 0.61, "skill": 0.12,
+                        "skill_ci": [0.05, 0.19], "knn_skill": 0.2, "knn_skill_ci": [0.1, 0.3], "n_inputs": 7,
+                        "threshold_used": 0.95, "reason": None}
+                index.append(cell)
                 scores = {c: {"deletion_auc": d, "insertion_auc": 1 - d}
                           for c, d in (("fidelity_top1", 0.2), ("mean_input", 0.3), ("median_input", 0.35),
                                        ("random", 0.5))}
                 if spec["kind"] == "triplet":
                     for c in scores:
                         scores[c]["energy_in_mask"] = 0.1
-                class_maps.append({"survey": name, "group": group, "method": method, "heldout_ssim": 0.61,
-                                   "file": str(file.relative_to(run)), "ranking": "fidelity", "comparison": scores})
+                class_maps.append({"survey": name, **cell, "file": str(file.relative_to(run)), "ranking": "fidelity",
+                                   "comparison": scores})
         sdir.classmap_index.write_text(json.dumps(index))
         configs[name] = {"profile": "demo", "survey": {"name": name, "kind": spec["kind"]}}
         steps[name] = {"classifier": {"accuracy": 0.8, "macro_f1": 0.79, "n_test": 30},
@@ -114,10 +116,10 @@ def test_profile_table_follows_profiles(make_results, monkeypatch):
 
     before = make_results.render_profile_table()
     changed = json.loads(json.dumps(config.PROFILES))
-    changed["demo"]["*"]["generator"]["epochs"] = 99
+    changed["demo"]["*"]["generator"]["steps"] = 99
     monkeypatch.setattr(config, "PROFILES", changed)
     after = make_results.render_profile_table()
-    assert after != before and "| generator epochs / batch | 99 / 4 |" in after
+    assert after != before and "| generator steps (evaluated every, patience) / batch | 99 (50, 2) / 8 |" in after
 
 
 def test_readme_is_short():
@@ -156,7 +158,8 @@ def test_fake_run_writes_tables_and_figure(make_results, tmp_path):
     assert "| crts | 30 | 0.800 +- 0.073 | 0.790 +- 0.080 | LPV 0.60 |" in classifiers
     maps = make_results.read_block(new_results, "class-maps")
     assert "### crts" in maps and "### ztf" in maps
-    assert "| EA | gradcam | 0.61 | 25 / 12 / 7 | 0.200 / 0.300 / 0.500 | class map | 0.800 / 0.700 |" in maps
+    assert ("| EA | gradcam | 0.12 [0.05, 0.19] | 0.20 [0.10, 0.30] | 0.61 | 7 (p >= 0.95) | 0.200 / 0.300 / 0.500 "
+            "| class map | 0.800 / 0.700 |") in maps
     assert "energy in mask" in maps.split("### ztf")[1] and "energy in mask" not in maps.split("### ztf")[0]
     assert "most faithful candidate in 4 of 4 cells" in maps
     skipped = make_results.read_block(new_results, "skipped")

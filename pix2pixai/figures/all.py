@@ -12,7 +12,7 @@ import numpy as np
 from pix2pixai.errors import InputError
 from pix2pixai.figures.classifier import plot_confusion
 from pix2pixai.figures.classlevel import plot_class_level
-from pix2pixai.figures.classmaps import plot_class_map_grid
+from pix2pixai.figures.classmaps import class_map_notes, plot_class_map_grid
 from pix2pixai.figures.comparison import plot_comparison
 from pix2pixai.figures.panels import pick_examples, plot_input_panel
 from pix2pixai.figures.training import plot_training_curves
@@ -71,23 +71,19 @@ def _classifier_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str
 
 
 def _class_map_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:
+    """The group x method grid: drawn cells say their out-of-fold skill, cells without a map their reason."""
     index = sdir.classmap_index
     if not index.exists():
         return []
     entries = json.loads(index.read_text())
-    if not entries:  # no group reached the class-map thresholds: nothing to draw
+    if not entries:
         return []
     methods = list(dict.fromkeys(e["method"] for e in entries))
-    maps = {(e["group"], e["method"]): _class_map(sdir.classmap_file(e["group"], e["method"])) for e in entries}
-    splits_file = sdir.generator_splits
-    skipped = {}
-    if splits_file.exists():
-        skipped = {g: f"no generator: {s['skipped']}" for g, s in json.loads(splits_file.read_text()).items() if s["skipped"]}
-    title = f"{name}: pix2piXAI class maps (fidelity-ranked top generated map)"
-    notes = {(e["group"], e["method"]): f"held-out SSIM {e['heldout_ssim']:.2f}" for e in entries
-             if e.get("heldout_ssim") is not None}
+    maps = {(e["group"], e["method"]): _class_map(sdir.classmap_file(e["group"], e["method"]))
+            for e in entries if not e.get("reason")}
+    title = f"{name}: pix2piXAI class maps (fidelity-ranked top generated map; skill = out-of-fold gain over the mean map)"
     return _png(plot_class_map_grid(maps, data.group_names, methods, data.meta, figs / "class_maps",
-                                    title=title, skipped=skipped, notes=notes))
+                                    title=title, notes=class_map_notes(entries)))
 
 
 def _panel_figures(sdir: SurveyDir, data: SurveyData, figs: Path, name: str) -> list[Path]:

@@ -117,6 +117,10 @@ def run_chain(configs: Sequence[RunConfig], out: Path, *, force: bool = False, e
     return manifest
 
 
+#: Per-cell numbers of ``classmaps/index.json`` a manifest's ``class_maps[]`` entry carries.
+CLASS_MAP_KEYS: tuple[str, ...] = ("skill", "skill_ci", "knn_skill", "knn_skill_ci", "skill_positive", "skill_reason",
+                                   "n_inputs", "threshold_used", "heldout_ssim", "reason")
+
 #: Keys that do not change results: where the config file lies, and how generator jobs are scheduled.
 _IGNORED_KEYS: frozenset[str] = frozenset({"source_file", "generator.scheduler"})
 
@@ -263,8 +267,9 @@ def build_manifest(configs: Sequence[RunConfig], out: Path, states: dict[str, An
                 key = (entry["group"], entry["method"])
                 class_maps.append({
                     "survey": config.survey.name, "group": entry["group"], "method": entry["method"],
-                    "file": str(sdir.classmap_file(*key).relative_to(out)), "ranking": config.classmaps.ranking,
-                    "heldout_ssim": entry["heldout_ssim"], "comparison": comparison.get(key, {}),
+                    "file": None if entry.get("reason") else str(sdir.classmap_file(*key).relative_to(out)),
+                    "ranking": config.classmaps.ranking, "comparison": comparison.get(key, {}),
+                    **{k: entry.get(k) for k in CLASS_MAP_KEYS},
                 })
     return {
         "pix2pixai": __version__,
