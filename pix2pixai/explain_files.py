@@ -279,8 +279,10 @@ def explain_files(
     sources = {role: Path(path) for role, path in (("model", model_path), ("inputs", inputs_path),
                                                    ("background", background), ("targets", _targets_file(targets)))
                if path is not None}
-    check_output_file(out, sources.values())
-    check_output_file(partial_path(out), sources.values(), what="--out's unfinished store")
+    # an existing store or its unfinished partial file is resumed (or refused below when it is not a
+    # map store), so existing outputs are not refused here
+    check_output_file(out, sources.values(), replace=True)
+    check_output_file(partial_path(out), sources.values(), what="--out's unfinished store", replace=True)
     if Path(out).exists():
         with MapStore.open(out):  # an InputError unless it is a map store (replaced only by another one)
             pass

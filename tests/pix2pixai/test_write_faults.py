@@ -100,7 +100,7 @@ def test_cli_disk_full_is_one_line_naming_the_output(tmp_path, monkeypatch, caps
     before = out.read_bytes()
     capsys.readouterr()
     monkeypatch.setattr(np, "save", _full_disk_after_some_bytes)
-    assert cli.main(["dmdt", str(curve), "--out", str(out)]) == cli.EXIT_USER_ERROR
+    assert cli.main(["dmdt", str(curve), "--out", str(out), "--force"]) == cli.EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(out) in err and "no space left" in err and "Traceback" not in err
     assert out.read_bytes() == before
