@@ -226,6 +226,20 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def render_skill_summary(run: RunRecord) -> str:
+    """One line: in how many cells the generator's out-of-fold skill interval lies above 0 (it knows
+    more about an input's map than the class's mean map does), and the same for the kNN reference."""
+    cells = [c for s in run.surveys for c in s.cells]
+    scored = [c for c in cells if c.get("skill_ci")]
+    generator = sum(c["skill_ci"][0] > 0 for c in scored)
+    knn = sum(bool(c.get("knn_skill_ci")) and c["knn_skill_ci"][0] > 0 for c in scored)
+    per_survey = ", ".join(f"{s.name} {sum(bool(c.get('skill_ci')) and c['skill_ci'][0] > 0 for c in s.cells)} "
+                           f"of {len(s.cells)}" for s in run.surveys)
+    return (f"Class maps: {sum(bool(c.get('path')) for c in cells)} of {len(cells)} cells (class x method) have one; "
+            f"the generator's out-of-fold skill is above 0 (95% interval) in {generator} of {len(scored)} "
+            f"({per_survey}), the kNN reference's in {knn}; {run.provenance}.\n")
+
+
 def render_demo_time(run: RunRecord, cpus: int) -> str:
     """The README's measured demo time: the whole command (figures and report included) when the
     manifest has it, else the chain."""
@@ -488,7 +502,8 @@ def make_results(run: Path, *, readme: Path, results: Path, hero: Path, cpus: in
                  test_seconds: float | None = None, label: str | None = None) -> RunRecord:
     """Rewrite the README's and the results page's generated blocks and the hero figure from ``run``."""
     record = read_run(run, label)
-    readme_blocks = {"profiles": render_profile_table(), "demo-time": render_demo_time(record, cpus)}
+    readme_blocks = {"profiles": render_profile_table(), "demo-time": render_demo_time(record, cpus),
+                     "skill": render_skill_summary(record)}
     if test_seconds is not None:
         readme_blocks["test-time"] = render_test_time(test_seconds, cpus)
     rewrite(readme, readme_blocks)

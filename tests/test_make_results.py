@@ -138,7 +138,7 @@ def test_fake_run_writes_tables_and_figure(make_results, tmp_path):
     readme = tmp_path / "README.md"
     results = tmp_path / "results.md"
     hero = tmp_path / "images" / "hero.png"
-    readme.write_text(marked("profiles", "demo-time", "test-time"), encoding="utf-8")
+    readme.write_text(marked("profiles", "demo-time", "skill", "test-time"), encoding="utf-8")
     results.write_text(marked("run", "classifiers", "class-maps", "skipped"), encoding="utf-8")
     readme_before, results_before = readme.read_text(), results.read_text()
 
@@ -149,6 +149,8 @@ def test_fake_run_writes_tables_and_figure(make_results, tmp_path):
     assert outside_markers(new_results) == outside_markers(results_before)
     assert new_readme.endswith("<!-- /make_results:test-time -->\nafter test-time")
     assert make_results.read_block(new_readme, "profiles") == make_results.render_profile_table()
+    assert "have one; the generator's out-of-fold skill is above 0 (95% interval) in 8 of 8" in \
+        make_results.read_block(new_readme, "skill")
     demo_time = make_results.read_block(new_readme, "demo-time")
     assert "**5.0 min**" in demo_time and "2 CPU cores" in demo_time and "runs/fake" in demo_time
     assert "pix2pixai 9.9.9" in demo_time
@@ -176,7 +178,7 @@ def test_fake_run_writes_tables_and_figure(make_results, tmp_path):
 def test_test_time_and_rerun_is_stable(make_results, tmp_path):
     run = fake_run(tmp_path)
     readme, results = tmp_path / "README.md", tmp_path / "results.md"
-    readme.write_text(marked("profiles", "demo-time", "test-time"), encoding="utf-8")
+    readme.write_text(marked("profiles", "demo-time", "skill", "test-time"), encoding="utf-8")
     results.write_text(marked("run", "classifiers", "class-maps", "skipped"), encoding="utf-8")
     kwargs = dict(readme=readme, results=results, hero=tmp_path / "hero.png", cpus=2)
     make_results.make_results(run, test_seconds=150.0, **kwargs)
