@@ -155,7 +155,7 @@ def _select(path: Path, arrays: dict[str, Any], names: list[str], image_input: s
             key: str | None) -> Any:
     if not arrays:
         raise InputError(f"{path}: holds no arrays")
-    numeric = {k: v for k, v in arrays.items() if np.issubdtype(v.dtype, np.number) or v.dtype == bool}
+    numeric = {k: _real(path, k, v) for k, v in arrays.items() if v.dtype.kind in "biufc"}
     if len(names) > 1:
         missing = [n for n in names if n not in numeric]
         if missing:
@@ -171,6 +171,22 @@ def _select(path: Path, arrays: dict[str, Any], names: list[str], image_input: s
     if len(numeric) == 1:
         return next(iter(numeric.values()))
     raise InputError(f"{path}: holds arrays {sorted(arrays)}: name the one to explain with --inputs-key")
+
+
+class _ComplexArray:
+    """Stands for a complex array until it is chosen: choosing it is an InputError (a model takes real
+    inputs, and casting would drop the imaginary part without a word)."""
+
+    def __init__(self, path: Path, name: str, array: Any):
+        self.path, self.name, self.dtype, self.shape = path, name, array.dtype, array.shape
+
+    def __getitem__(self, item: Any) -> Any:
+        raise InputError(f"{self.path}: array {self.name or self.path.name!r} holds complex numbers ({self.dtype}); "
+                         "expected real-valued inputs")
+
+
+def _real(path: Path, name: str, array: Any) -> Any:
+    return _ComplexArray(path, name, array) if array.dtype.kind == "c" else array
 
 
 def read_targets(spec: str | None) -> np.ndarray | int | None:

@@ -56,6 +56,7 @@ CASES: dict[str, Case] = {
     "explain_out_is_the_inputs": Case(_explain("--out", "x.npy"), 2, "is the input x.npy"),
     "explain_out_is_the_model": Case(_explain("--out", "m.keras"), 2, "is the input m.keras"),
     "explain_out_links_to_the_inputs": Case(_explain("--out", "link.h5"), 2, "is the input x.npy"),
+    "explain_complex_inputs": Case(_explain("--out", "c.h5", inputs="complex.npy"), 2, "complex numbers"),
     "explain_out_is_a_folder": Case(_explain("--out", "curves"), 2, "is a folder"),
     "dmdt_out_is_the_curve": Case(("dmdt", "a.csv", "--out", "a.csv"), 2, "is the input a.csv"),
     "dmdt_out_inside_the_curve_folder": Case(("dmdt", "curves", "--out", "curves/x.npy"), 2, "inside the input folder"),
@@ -121,6 +122,7 @@ def workspace(tmp_path_factory) -> Path:
     hidden = keras.layers.Conv2D(2, 3, name="conv")(inputs)
     keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(hidden))).save(ws / "m.keras")
     np.save(ws / "x.npy", np.random.default_rng(0).random((5, 6, 6, 1), dtype=np.float32))
+    np.save(ws / "complex.npy", np.ones((5, 6, 6, 1), dtype=np.complex64))
     (ws / "link.h5").symlink_to("x.npy")
     _write(ws, "corrupt.keras", (ws / "m.keras").read_bytes()[:200])
     with zipfile.ZipFile(ws / "zip.keras", "w") as archive:
