@@ -104,6 +104,21 @@ MALFORMED: dict[str, Case] = {
     "config_unknown_key": Case(("run", "unknown.toml", "--out", "C"), 2, "unknown key generator.epochz"),
     "corrupt_keras_model": Case(("classify", "a.csv", "--model", "corrupt.keras", "--out", "p.csv"), 2,
                                 "not a loadable model"),
+    "csv_header_only": Case(("dmdt", "header_only.csv", "--out", "o.npy"), 2, "header only"),
+    "csv_wrong_columns": Case(("dmdt", "wrong_columns.csv", "--out", "o.npy"), 2, "missing column"),
+    "csv_not_a_number": Case(("dmdt", "not_a_number.csv", "--out", "o.npy"), 2, "'bright' is not a number"),
+    "csv_one_point": Case(("dmdt", "one_point.csv", "--out", "o.npy"), 2, "1 usable point"),
+    "csv_negative_error": Case(("dmdt", "negative_error.csv", "--out", "o.npy"), 2, "negative error"),
+    "csv_huge_magnitudes": Case(("dmdt", "huge.csv", "--out", "o.npy"), 2, "beyond +-50"),
+    "csv_duplicate_columns": Case(("dmdt", "dup_columns.csv", "--out", "o.npy"), 2, "more than once"),
+    "curves_folder_symlink_loop": Case(("dmdt", "loop", "--out", "o.npy"), 2, "link loop"),
+    "curves_path_missing": Case(("dmdt", "nowhere.csv", "--out", "o.npy"), 2, "no such file"),
+    "npz_missing_arrays": Case(("cadence", "missing_arrays.npz"), 2, "missing array"),
+    "npz_complex_times": Case(("cadence", "complex_times.npz"), 2, "real numbers"),
+    "config_unknown_section": Case(("run", "unknown_section.toml", "--out", "C"), 2, "'generators'"),
+    "config_wrong_type": Case(("run", "wrong_type.toml", "--out", "C"), 2, "classifier.epochs"),
+    "config_bad_choice": Case(("run", "bad_choice.toml", "--out", "C"), 2, "survey.kind"),
+    "store_truncated": Case(("plot", "cut.h5", "--out", "figs"), 2, "cut.h5"),
 }
 
 
@@ -132,6 +147,22 @@ def workspace(tmp_path_factory) -> Path:
     (ws / "curves").mkdir()
     _csv(ws / "curves", ROWS, name="b.csv")
     _write(ws, "empty.csv", "")
+    _write(ws, "header_only.csv", "mjd,mag,magerr\n")
+    _write(ws, "wrong_columns.csv", "time,flux,err\n1,2,3\n")
+    _write(ws, "not_a_number.csv", "mjd,mag,magerr\n" + "\n".join([*ROWS, "50010,bright,0.05"]) + "\n")
+    _write(ws, "one_point.csv", "mjd,mag,magerr\n" + ROWS[0] + "\n")
+    _write(ws, "negative_error.csv", "mjd,mag,magerr\n" + "\n".join([*ROWS, "50010,15,-0.1"]) + "\n")
+    _write(ws, "huge.csv", "mjd,mag,magerr\n" + "\n".join([*ROWS, "50010,1e30,0.05"]) + "\n")
+    _write(ws, "dup_columns.csv", "mjd,mag,mag,magerr\n1,15,15,0.1\n")
+    (ws / "loop").mkdir()
+    (ws / "loop" / "loop.csv").symlink_to("loop.csv")
+    np.savez(ws / "missing_arrays.npz", mjd=np.zeros(3))
+    np.savez(ws / "complex_times.npz", ids=np.array(["a"]), offsets=np.array([0, 2]), mjd=np.zeros(2) + 1j,
+             mag=np.zeros(2), magerr=np.zeros(2))
+    _write(ws, "unknown_section.toml", "[generators]\nsteps = 3\n")
+    _write(ws, "wrong_type.toml", "[classifier]\nepochs = \"ten\"\n")
+    _write(ws, "bad_choice.toml", "[survey]\nkind = \"spectra\"\n")
+    _write(ws, "cut.h5", b"\x89HDF\r\n\x1a\n" + bytes(200))
     _write(ws, "latin1.csv", "mjd,mag,magerr\n1,15,0.1 \xe9\n".encode("latin-1"))
     _csv(ws, ["1,15," + "9" * 200_000], name="long.csv")
     (ws / "fifo").mkdir()  # gets its FIFO per case (copytree cannot copy one)

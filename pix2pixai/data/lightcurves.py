@@ -243,7 +243,7 @@ def _parse_numbers(cells: np.ndarray, path: str | Path, field: str) -> np.ndarra
             try:
                 float(cell)
             except ValueError:
-                raise InputError(f"{where(path, row_number, field)}{cell!r} is not a number") from None
+                raise InputError(f"{where(path, row_number, field)}{str(cell)!r} is not a number") from None
         raise
 
 
