@@ -63,11 +63,40 @@ def _extended_bin(bounds, x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
+def _count_rows(times, mags, first_row, last_row, dt_bounds, dm_bounds, dm_table, dm_low, dm_scale, dm_last_cell,
+                image, dm_cells):  # pragma: no cover - compiled; covered through pair_counts
+    """Add to ``image`` (extended bins, row-major) the pairs (i, j > i) of one sorted curve
+    ``times, mags`` whose first point i lies in ``[first_row, last_row)``."""
+    n_dt = dt_bounds.size - 3
+    above_dt = n_dt + 1
+    width = n_dt + 2
+    stop = times.size
+    for i in range(first_row, min(last_row, stop - 1)):
+        t_i = times[i]
+        m_i = mags[i]
+        first = i + 1
+        # lookup cells of the row's dm first: a branch-free loop the compiler vectorises
+        for k in range(stop - first):
+            position = (mags[first + k] - m_i - dm_low) * dm_scale
+            dm_cells[k] = int(min(max(position, 0.0), dm_last_cell))
+        b_dt = 0
+        for k in range(stop - first):
+            dt = times[first + k] - t_i
+            while dt >= dt_bounds[b_dt + 1]:
+                b_dt += 1
+            if b_dt == above_dt:
+                break  # later points have dt at least as large: all out of range
+            b_dm = dm_table[dm_cells[k]]
+            if b_dm < 0:
+                b_dm = _extended_bin(dm_bounds, mags[first + k] - m_i)
+            image[b_dm * width + b_dt] += 1
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _count_pairs(times, mags, offsets, dt_bounds, dm_bounds, dm_table, dm_low, dm_scale, dm_last_cell,
                  out):  # pragma: no cover - compiled; covered through pair_counts
     n_dt = dt_bounds.size - 3
     n_dm = dm_bounds.size - 3
-    above_dt = n_dt + 1
     width = n_dt + 2
     image = np.zeros((n_dm + 2) * width, np.int64)  # one curve's counts over extended bins
     longest = 1
@@ -77,25 +106,42 @@ def _count_pairs(times, mags, offsets, dt_bounds, dm_bounds, dm_table, dm_low, d
     for c in range(offsets.size - 1):
         image[:] = 0
         start, stop = offsets[c], offsets[c + 1]
-        for i in range(start, stop - 1):
-            t_i = times[i]
-            m_i = mags[i]
-            first = i + 1
-            # lookup cells of the row's dm first: a branch-free loop the compiler vectorises
-            for k in range(stop - first):
-                position = (mags[first + k] - m_i - dm_low) * dm_scale
-                dm_cells[k] = int(min(max(position, 0.0), dm_last_cell))
-            b_dt = 0
-            for k in range(stop - first):
-                dt = times[first + k] - t_i
-                while dt >= dt_bounds[b_dt + 1]:
-                    b_dt += 1
-                if b_dt == above_dt:
-                    break  # later points have dt at least as large: all out of range
-                b_dm = dm_table[dm_cells[k]]
-                if b_dm < 0:
-                    b_dm = _extended_bin(dm_bounds, mags[first + k] - m_i)
-                image[b_dm * width + b_dt] += 1
-        for row in range(n_dm):
-            for col in range(n_dt):
-                out[c, row, col] = image[(row + 1) * width + col + 1]
+        _count_rows(times[start:stop], mags[start:stop], 0, stop - start, dt_bounds, dm_bounds, dm_table, dm_low,
+                    dm_scale, dm_last_cell, image, dm_cells)
+        _copy_in_range(image, n_dm, n_dt, out[c])
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _copy_in_range(image, n_dm, n_dt, target):  # pragma: no cover - compiled; covered through pair_counts
+    """The in-range bins of an extended-bin ``image`` into ``target`` (n_dm, n_dt)."""
+    width = n_dt + 2
+    for row in range(n_dm):
+        for col in range(n_dt):
+            target[row, col] = image[(row + 1) * width + col + 1]
+
+
+def long_curve_counts(times: np.ndarray, mags: np.ndarray, dt_bounds: np.ndarray, dm_bounds: np.ndarray,
+                      dm_table: np.ndarray, dm_low: float, dm_scale: float, dm_last_cell: float, *,
+                      blocks: int, progress) -> np.ndarray:
+    """int64 (n_dm, n_dt) pair counts of one sorted curve, counted in ``blocks`` blocks of first points
+    of about equal pair counts, ``progress(done_pairs, total_pairs)`` called after each: the same counts
+    as :func:`pair_counts`, for a curve long enough that a person wants to see it move."""
+    t = np.ascontiguousarray(times, np.float64)
+    m = np.ascontiguousarray(mags, np.float64)
+    n_dt, n_dm = dt_bounds.size - 3, dm_bounds.size - 3
+    image = np.zeros((n_dm + 2) * (n_dt + 2), np.int64)
+    dm_cells = np.empty(max(t.size, 1), np.int64)
+    later = np.arange(t.size - 1, 0, -1, dtype=np.float64)  # pairs whose first point is row i
+    total = float(later.sum())
+    edges = np.searchsorted(np.cumsum(later), np.linspace(0, total, blocks + 1)[1:-1])
+    rows = [0, *sorted(set(int(e) + 1 for e in edges)), t.size]
+    done = 0.0
+    for first_row, last_row in zip(rows[:-1], rows[1:]):
+        _count_rows(t, m, first_row, last_row, np.ascontiguousarray(dt_bounds, np.float64),
+                    np.ascontiguousarray(dm_bounds, np.float64), np.ascontiguousarray(dm_table, np.int32),
+                    float(dm_low), float(dm_scale), float(dm_last_cell), image, dm_cells)
+        done += float(later[first_row:min(last_row, later.size)].sum())
+        progress(done, total)
+    out = np.zeros((n_dm, n_dt), np.int64)
+    _copy_in_range(image, n_dm, n_dt, out)
+    return out

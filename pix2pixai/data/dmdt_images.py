@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -293,20 +293,39 @@ def _pair_counts(curves: Sequence[tuple[np.ndarray, np.ndarray]], preset: DmdtPr
     """int64 (N, n_dm, n_dt) histogram2d-exact pair counts of sorted, checked curves.
 
     The compiled kernel (:mod:`pix2pixai.data.dmdt_compiled`) when numba imports, else the numpy
-    block path; both give identical counts.
+    block path; both give identical counts. A curve over :data:`LONG_CURVE_POINTS` points is counted
+    on its own in blocks of first points, with a progress bar.
     """
     if not _use_compiled():
         return _pair_counts_numpy(curves, preset)
     from pix2pixai.data import dmdt_compiled
 
-    lengths = np.array([t.size for t, _ in curves], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    times = np.concatenate([t for t, _ in curves]) if curves else np.zeros(0)
-    mags = np.concatenate([m for _, m in curves]) if curves else np.zeros(0)
-    dm_binner = _binner(tuple(preset.dm_edges))
-    return dmdt_compiled.pair_counts(times, mags, offsets, _binner(tuple(preset.dt_edges)).bounds,
-                                     dm_binner.bounds, dm_binner.table, dm_binner.low, dm_binner.scale,
-                                     dm_binner.last_cell)
+    dm_binner, dt_bounds = _binner(tuple(preset.dm_edges)), _binner(tuple(preset.dt_edges)).bounds
+    binning = (dt_bounds, dm_binner.bounds, dm_binner.table, dm_binner.low, dm_binner.scale, dm_binner.last_cell)
+    long = [k for k, (t, _) in enumerate(curves) if t.size > LONG_CURVE_POINTS]
+    short = [k for k, (t, _) in enumerate(curves) if t.size <= LONG_CURVE_POINTS]
+    out = np.zeros((len(curves), *preset.shape), np.int64)
+    if short:
+        lengths = np.array([curves[k][0].size for k in short], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        times = np.concatenate([curves[k][0] for k in short])
+        mags = np.concatenate([curves[k][1] for k in short])
+        out[short] = dmdt_compiled.pair_counts(times, mags, offsets, *binning)
+    for k in long:
+        out[k] = _long_curve_counts(dmdt_compiled, curves[k], binning)
+    return out
+
+
+def _long_curve_counts(kernel: Any, curve: tuple[np.ndarray, np.ndarray], binning: tuple) -> np.ndarray:
+    """One long curve's pair counts in blocks, with a progress bar on stderr (its pairs are n^2 / 2)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=100, desc=f"dmdt of a {curve[0].size:,}-point curve", unit="%", leave=False) as bar:
+        def progress(done: float, total: float) -> None:
+            bar.n = round(100 * done / total) if total else 100
+            bar.refresh()
+
+        return kernel.long_curve_counts(curve[0], curve[1], *binning, blocks=50, progress=progress)
 
 
 def compiled_kernel_available() -> bool:

@@ -304,3 +304,23 @@ def test_a_long_curve_is_announced_before_its_pairs_are_counted(caplog):
     with caplog.at_level("WARNING", logger="pix2pixai.data.dmdt_images"):
         dmdt_module._checked_curve(t, np.zeros(n), "long")
     assert "dmdt curve long" in caplog.text and f"{n} points" in caplog.text
+
+
+def test_a_long_curve_counted_in_blocks_equals_the_whole_kernel_and_reports_progress(monkeypatch):
+    if not dmdt_module.compiled_kernel_available():
+        pytest.skip("numba is not installed")
+    from pix2pixai.data import dmdt_compiled
+
+    rng = np.random.default_rng(4)
+    t = np.sort(rng.uniform(0, 3000, 900))
+    m = 15 + rng.normal(0, 0.5, t.size)
+    preset = DMDT_PRESETS["crts"]
+    dm, dt = dmdt_module._binner(tuple(preset.dm_edges)), dmdt_module._binner(tuple(preset.dt_edges)).bounds
+    binning = (dt, dm.bounds, dm.table, dm.low, dm.scale, dm.last_cell)
+    seen = []
+    blocks = dmdt_compiled.long_curve_counts(t, m, *binning, blocks=7, progress=lambda d, n: seen.append(d / n))
+    whole = dmdt_compiled.pair_counts(t, m, np.array([0, t.size]), *binning)[0]
+    np.testing.assert_array_equal(blocks, whole)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0) and len(seen) >= 5
+    monkeypatch.setattr(dmdt_module, "LONG_CURVE_POINTS", 500)  # the dispatcher takes the block path
+    np.testing.assert_array_equal(dmdt_module.dmdt_counts([t], [m], preset)[0], whole)
