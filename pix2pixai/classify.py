@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,25 +12,6 @@ from pix2pixai import atomic
 from pix2pixai.data.classes import CRTS_CLASSES
 from pix2pixai.data.lightcurves import LightCurve
 from pix2pixai.errors import InputError
-
-
-def load_dmdt_model(path: Path):
-    """A ``.keras`` model, or a legacy Keras-2 ``.h5`` CRTS CNN (rebuilt by ``trainers``)."""
-    import keras
-
-    from pix2pixai.trainers import load_legacy_model
-
-    if not Path(path).exists():
-        raise InputError(f"{path}: model file not found")
-    if not str(path).endswith((".keras", ".h5")):
-        raise InputError(f"{path}: expected a .keras model or a legacy .h5 CRTS CNN")
-    try:
-        if str(path).endswith(".keras"):
-            return keras.models.load_model(path, compile=False)
-        return load_legacy_model(path, "crts_cnn")
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:  # truncated, corrupt or another format
-        raise InputError(f"{path}: not a loadable model ({type(err).__name__}: {err}); expected a complete .keras "
-                         "file or a legacy Keras-2 .h5 CRTS CNN") from err
 
 
 def classify_lightcurves(curves: Sequence[LightCurve], model_path: str | Path, *, preset: str = "crts",
@@ -49,9 +29,10 @@ def classify_lightcurves(curves: Sequence[LightCurve], model_path: str | Path, *
 
     from pix2pixai.data.dmdt_images import dmdt_from_lightcurves
     from pix2pixai.trainers.model_card import load_card
+    from pix2pixai.trainers.model_files import load_model_file
     from pix2pixai.trainers.training import predict_proba
 
-    model = load_dmdt_model(Path(model_path))
+    model = load_model_file(model_path)
     card = load_card(model_path)
     if card is not None and card.preset is not None and card.preset != preset:
         raise InputError(f"{model_path}: the model was trained on dmdt preset {card.preset!r} (its card says so); "

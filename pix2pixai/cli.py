@@ -385,7 +385,8 @@ def _cmd_cadence(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     """``inspect``: a run's classifiers on their test splits, or MODEL on a labelled image set."""
-    from pix2pixai.figures.inspection_views import inspect_survey, inspection_views, load_model_file
+    from pix2pixai.figures.inspection_views import inspect_survey, inspection_views
+    from pix2pixai.trainers.model_files import load_model_file
 
     options = {"index": args.index, "layer": args.layer, "channel": args.channel, "max_inputs": args.max_inputs}
     if args.model is not None:

@@ -35,63 +35,6 @@ INPUT_SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
 
 
-def load_model(path: str | Path, legacy: str | None = None) -> Any:
-    """A Keras 3 model from ``.keras`` (or a Keras-3 ``.h5``), or a legacy Keras-2 ``.h5`` rebuilt by ``trainers``.
-
-    ``legacy`` names the legacy kind (``crts_cnn`` or ``braai``); without it a ``.h5`` that Keras cannot
-    load is tried as each legacy kind in turn (their layer shapes differ, so at most one fits).
-    """
-    import keras
-
-    from pix2pixai.trainers.legacy import LEGACY_BUILDERS, load_legacy_model
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: model file not found")
-    if path.suffix not in (".keras", ".h5"):
-        raise InputError(f"{path}: expected a .keras model or an .h5 (Keras 3 or legacy Keras 2) model")
-    if legacy is not None:
-        if legacy not in LEGACY_BUILDERS:
-            raise InputError(f"--legacy {legacy!r}: expected one of {sorted(LEGACY_BUILDERS)}")
-        try:
-            return load_legacy_model(path, legacy)
-        except ValueError as err:
-            raise InputError(f"{path}: not a legacy {legacy} model ({err})") from None
-    if path.suffix == ".keras":
-        _check_keras_archive(path)
-        try:
-            return keras.models.load_model(path, compile=False)
-        except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged archive; each is reported
-            raise InputError(f"{path}: not a loadable .keras model ({type(err).__name__}: "
-                             f"{next(iter(str(err).splitlines()), '')})") from None
-    tried = []
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # noqa: BLE001 - Keras raises many types for Keras-2 files; each is reported
-        tried.append(f"keras: {type(err).__name__}")
-    for kind in LEGACY_BUILDERS:
-        try:
-            return load_legacy_model(path, kind)
-        except ValueError as err:
-            tried.append(f"{kind}: {str(err).splitlines()[0][:120]}")
-    raise InputError(f"{path}: not a model pix2pixai can load ({'; '.join(tried)})")
-
-
-def _check_keras_archive(path: Path) -> None:
-    """A ``.keras`` file is a zip holding ``config.json``: say so when it is truncated or another zip."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{path}: not a .keras model (not a zip archive: truncated, or another kind of file)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError) as err:
-        raise InputError(f"{path}: not a .keras model (damaged zip archive: {err})") from None
-    if "config.json" not in names:
-        raise InputError(f"{path}: a zip archive without config.json, not a .keras model")
-
-
 @contextmanager
 def open_inputs(path: str | Path, input_names: Sequence[str], image_input: str | None = None,
                 key: str | None = None) -> Iterator[Any]:
@@ -308,7 +251,9 @@ def explain_files(
     if chunk < 1:
         raise InputError(f"--chunk {chunk}: expected a positive number of rows")
     per_method = parse_params(params, methods)
-    model = load_model(model_path, legacy)
+    from pix2pixai.trainers.model_files import load_model_file
+
+    model = load_model_file(model_path, legacy)
     names = [t.name for t in model.inputs]
     if any("background" in p for p in per_method.values()):
         raise InputError("--param background=...: give reference inputs as a file with --background FILE")

@@ -109,7 +109,7 @@ def _conv_model():
 
 def _corrupt_model(folder: Path, name: str) -> object:
     """The first 200 bytes of a saved model, as left by a killed copy."""
-    from pix2pixai.classify import load_dmdt_model
+    from pix2pixai.trainers.model_files import load_model_file
 
     path = folder / name
     if name.endswith(".keras"):
@@ -118,7 +118,7 @@ def _corrupt_model(folder: Path, name: str) -> object:
         _conv_model().save_weights(folder / "w.weights.h5")
         path.write_bytes((folder / "w.weights.h5").read_bytes())
     path.write_bytes(path.read_bytes()[:200])
-    return load_dmdt_model(path)
+    return load_model_file(path)
 
 
 def _config(folder: Path, text: str) -> object:

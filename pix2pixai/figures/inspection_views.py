@@ -156,22 +156,6 @@ def inspect_survey(sdir: Any, out_dir: Path, **options: Any) -> InspectionViews:
                             meta=data.meta, probs=probs, **options)
 
 
-def load_model_file(path: Path, legacy_kind: str = "crts_cnn") -> Any:
-    """A ``.keras`` model, or a legacy Keras-2 ``.h5`` (``legacy_kind``: ``crts_cnn``, ``braai``, ...)."""
-    import keras
-
-    from pix2pixai.trainers import load_legacy_model
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: model file not found")
-    if path.suffix == ".keras":
-        return keras.models.load_model(path, compile=False)
-    if path.suffix == ".h5":
-        return load_legacy_model(path, legacy_kind)
-    raise InputError(f"{path}: expected a .keras model or a legacy Keras-2 .h5")
-
-
 def _default_index(labels: np.ndarray, probs: np.ndarray) -> int:
     """The most confident correctly classified input (the clearest example of what the model learnt)."""
     confidence = probs[np.arange(len(labels)), np.clip(labels, 0, probs.shape[1] - 1)]
